@@ -1,0 +1,1 @@
+"""Kuzet alerts: rule evaluation, alert state, the notification outbox and channels."""

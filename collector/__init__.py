@@ -1,0 +1,1 @@
+"""Kuzet collector: MQTT ingest, analytics, HTTP API and the `kuzet` command line."""

@@ -1,0 +1,296 @@
+"""Settings: TOML file plus KUZET_* environment overrides, validated once into frozen objects."""
+
+from __future__ import annotations
+
+import socket
+import tomllib
+from collections.abc import Mapping
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import unquote, urlsplit
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
+
+from collector.durations import format_duration, parse_duration
+
+MAX_CLIENT_ID = 128
+MAX_PORT = 65535
+
+Duration = Annotated[
+    timedelta,
+    BeforeValidator(lambda v: v if isinstance(v, timedelta) else parse_duration(v)),
+    PlainSerializer(format_duration, return_type=str),
+]
+
+
+class ConfigError(Exception):
+    """The configuration is invalid; the message is one line meant for an operator."""
+
+
+class _Frozen(BaseModel):
+    # Unknown keys are errors: a typo in a threshold must not silently keep the default.
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class MqttSettings(_Frozen):
+    """Broker connection and session (spec §2, §3)."""
+
+    url: str = "mqtt://127.0.0.1:1883"
+    # auto: MQTT 5, falling back to 3.1.1 when the broker refuses 5 (both keep a
+    # persistent session; only 5 has Receive Maximum and a client-chosen session expiry).
+    protocol: Literal["auto", "5", "3.1.1"] = "auto"
+    client_id: str = Field(default_factory=lambda: f"kuzet-{socket.gethostname()}")
+    # Persistent session: the broker keeps our subscriptions and queues QoS 1 messages
+    # while we are away, for this long.
+    session_expiry: Duration = timedelta(days=1)
+    keepalive: Duration = timedelta(seconds=30)
+    reconnect_initial: Duration = timedelta(seconds=1)
+    reconnect_max: Duration = timedelta(seconds=60)
+    # MQTT 5 Receive Maximum: QoS 1 messages the broker may send before we acknowledge.
+    # Messages are acknowledged only after their readings are committed, so this bounds
+    # the un-acknowledged window, and with it memory.
+    receive_maximum: int = Field(default=1000, ge=1, le=65535)
+    ca_file: Path | None = None
+    tls_insecure: bool = False
+
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("mqtt", "mqtts"):
+            raise ValueError("must start with mqtt:// or mqtts://")
+        if not parts.hostname:
+            raise ValueError("has no host")
+        _ = parts.port  # raises ValueError on a bad port
+        return value
+
+    @field_validator("client_id")
+    @classmethod
+    def _check_client_id(cls, value: str) -> str:
+        if not value or len(value) > MAX_CLIENT_ID:
+            raise ValueError("must be 1..128 characters")
+        return value
+
+    @property
+    def host(self) -> str:
+        """Broker host name."""
+        return urlsplit(self.url).hostname or "127.0.0.1"
+
+    @property
+    def port(self) -> int:
+        """Broker port (1883, or 8883 for mqtts, unless given)."""
+        parts = urlsplit(self.url)
+        return parts.port or (8883 if parts.scheme == "mqtts" else 1883)
+
+    @property
+    def tls(self) -> bool:
+        """Whether the connection uses TLS."""
+        return urlsplit(self.url).scheme == "mqtts"
+
+    @property
+    def username(self) -> str | None:
+        """User name from the URL, if any."""
+        user = urlsplit(self.url).username
+        return unquote(user) if user else None
+
+    @property
+    def password(self) -> str | None:
+        """Password from the URL, if any."""
+        password = urlsplit(self.url).password
+        return unquote(password) if password else None
+
+
+class DatabaseSettings(_Frozen):
+    """PostgreSQL/TimescaleDB connection and storage policies (spec §5)."""
+
+    url: str = "postgresql://localhost/kuzet"
+    pool_min: int = Field(default=1, ge=1)
+    pool_max: int = Field(default=4, ge=1)
+    # auto: use TimescaleDB when the extension can be created; require: fail without it;
+    # off: plain PostgreSQL even where TimescaleDB is installed.
+    timescaledb: Literal["auto", "require", "off"] = "auto"
+    compress_after: Duration = timedelta(days=7)
+    retention: Duration = timedelta(days=730)
+    seismic_retention: Duration = timedelta(days=30)
+    connect_timeout: Duration = timedelta(seconds=10)
+
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, value: str) -> str:
+        if not value.startswith(("postgresql://", "postgres://")) and "=" not in value:
+            raise ValueError("must be a libpq URL (postgresql://…) or key=value string")
+        return value
+
+
+class IngestSettings(_Frozen):
+    """Decoding limits, batching and backpressure of the ingest path (spec §3)."""
+
+    unknown_stations: Literal["accept", "reject"] = "accept"
+    max_age: Duration = timedelta(days=30)
+    max_future: Duration = timedelta(minutes=5)
+    max_message_bytes: int = Field(default=256 * 1024, ge=1024)
+    # Messages between the MQTT loop and the writer. When full, the MQTT loop waits:
+    # nothing is acknowledged yet, so the broker keeps the backlog (no loss, no OOM).
+    queue_size: int = Field(default=10_000, ge=1)
+    batch_max_rows: int = Field(default=5_000, ge=1)
+    # A partial batch is committed as soon as the queue runs dry; this caps how long the
+    # writer lingers for more rows before committing what it has.
+    linger: Duration = timedelta(milliseconds=20)
+    # One log line per rejected message, at most once per topic per this interval.
+    reject_log_interval: Duration = timedelta(seconds=60)
+
+
+class HttpSettings(_Frozen):
+    """HTTP API and metrics endpoint (spec §7)."""
+
+    listen: str = "127.0.0.1:8321"
+    api_token: SecretStr | None = None
+    external_url: str | None = None
+
+    @field_validator("listen")
+    @classmethod
+    def _check_listen(cls, value: str) -> str:
+        host, sep, port = value.rpartition(":")
+        if not sep or not port.isdigit() or not 0 <= int(port) <= MAX_PORT:
+            raise ValueError("must be host:port")
+        if not host:
+            raise ValueError("must be host:port (host missing)")
+        return value
+
+    @property
+    def host(self) -> str:
+        """Listen address without brackets."""
+        return self.listen.rpartition(":")[0].strip("[]")
+
+    @property
+    def port(self) -> int:
+        """Listen port."""
+        return int(self.listen.rpartition(":")[2])
+
+    @property
+    def base_url(self) -> str:
+        """The URL under which operators reach this daemon (links in notifications)."""
+        return self.external_url or f"http://{self.listen}"
+
+
+class Settings(_Frozen):
+    """Everything the daemon needs, validated once at start-up."""
+
+    topic_prefix: str = Field(default="almaty", pattern=r"^[^/#+\s]{1,64}$")
+    stations_file: Path | None = None
+    log_level: Literal["debug", "info", "warning"] = "info"
+    mqtt: MqttSettings = Field(default_factory=MqttSettings)
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
+    http: HttpSettings = Field(default_factory=HttpSettings)
+    # Sections owned by other packages (alerts, channels) are validated by them.
+    alerts: dict[str, Any] = Field(default_factory=dict)
+    channels: dict[str, Any] = Field(default_factory=dict)
+    cap: dict[str, Any] = Field(default_factory=dict)
+
+
+# Environment variable → dotted key (spec §2). They override the file.
+ENV_KEYS: Mapping[str, str] = {
+    "KUZET_MQTT_URL": "mqtt.url",
+    "KUZET_DATABASE_URL": "database.url",
+    "KUZET_HTTP_LISTEN": "http.listen",
+    "KUZET_TOPIC_PREFIX": "topic_prefix",
+    "KUZET_STATIONS": "stations_file",
+    "KUZET_API_TOKEN": "http.api_token",
+    "KUZET_WEBHOOK_URL": "channels.webhook.urls",
+    "KUZET_LOG_LEVEL": "log_level",
+    "KUZET_MQTT_CLIENT_ID": "mqtt.client_id",
+    "KUZET_UNKNOWN_STATIONS": "ingest.unknown_stations",
+    "KUZET_MAX_AGE": "ingest.max_age",
+}
+
+
+def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
+    *parents, leaf = dotted.split(".")
+    node = data
+    for key in parents:
+        child = node.get(key)
+        if not isinstance(child, dict):
+            child = {}
+            node[key] = child
+        node = child
+    node[leaf] = value
+
+
+def _env_value(name: str, raw: str) -> Any:
+    if name == "KUZET_WEBHOOK_URL":
+        return [u.strip() for u in raw.split(",") if u.strip()]
+    if name == "KUZET_LOG_LEVEL":
+        return raw.strip().lower()
+    return raw.strip()
+
+
+def _one_line(exc: ValidationError) -> str:
+    problems = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"]) or "config"
+        msg = err["msg"].removeprefix("Value error, ")
+        problems.append(f"{where}: {msg}")
+    return "; ".join(problems)
+
+
+def load_settings(path: Path | None, env: Mapping[str, str]) -> Settings:
+    """Read the TOML file (if any), apply environment overrides and validate.
+
+    Args:
+        path: the TOML file; None reads `KUZET_CONFIG` from `env`, else defaults only.
+        env: the environment (passed in, so tests and the CLI decide what it is).
+
+    Raises:
+        ConfigError: with one line naming every problem.
+    """
+    if path is None and env.get("KUZET_CONFIG"):
+        path = Path(env["KUZET_CONFIG"])
+    data: dict[str, Any] = {}
+    if path is not None:
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    for name, dotted in ENV_KEYS.items():
+        raw = env.get(name)
+        if raw is not None and raw.strip() != "":
+            _set_dotted(data, dotted, _env_value(name, raw))
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_one_line(exc)) from None
+
+
+def masked_dict(settings: Settings) -> dict[str, Any]:
+    """The effective configuration as plain data with secrets masked (for check-config)."""
+    data = settings.model_dump(mode="json")
+    data["mqtt"]["url"] = _mask_url(settings.mqtt.url)
+    data["database"]["url"] = _mask_url(settings.database.url)
+    # Channel secrets are masked by the channels' own settings models.
+    from alerts.channels.settings import load_channel_settings  # noqa: PLC0415 - avoids a cycle
+
+    data["channels"] = load_channel_settings(settings.channels).model_dump(mode="json")
+    if settings.http.api_token is not None:
+        data["http"]["api_token"] = "********"  # noqa: S105 - the mask, not a secret
+    return data
+
+
+def _mask_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":********@", 1)
+    return parts._replace(netloc=netloc).geturl()

@@ -1,0 +1,1 @@
+"""Private services for `kuzet demo` and the tests: PostgreSQL from a wheel, an MQTT broker."""

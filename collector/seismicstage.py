@@ -1,0 +1,242 @@
+"""Seismic stage: packets → STA/LTA picks → association → `earthquake` and `station_pga`."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import psycopg
+from psycopg.rows import TupleRow
+from psycopg_pool import AsyncConnectionPool
+
+from alerts.config import AlertSettings
+from alerts.model import Observation, RuleSpec, Threshold, alert_key
+from collector.metrics import Metrics
+from collector.models import Feed, Reading, SeismicPacket
+from collector.seismic import Associator, Event, EventChange, SecondPga, StationDetector
+from collector.stage import ObservationSink
+from collector.stations import Station, Stations
+from storage.seismic import upsert_event, upsert_picks
+
+logger = logging.getLogger(__name__)
+
+Pool = AsyncConnectionPool[psycopg.AsyncConnection[TupleRow]]
+CITY = (43.238, 76.889)
+CITY_AREA = "Almaty"
+# spec §6: a station's PGA alerts only if no event explains it within 10 s.
+PGA_QUIET = timedelta(seconds=10)
+EXPIRE_EVERY_S = 1.0
+
+
+@dataclass(slots=True)
+class _PendingPga:
+    station: Station
+    pga: SecondPga
+    received_at: datetime
+
+
+def azimuth_deg(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Initial bearing from point 1 to point 2, degrees clockwise from north."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dl = math.radians(lon2 - lon1)
+    y = math.sin(dl) * math.cos(p2)
+    x = math.cos(p1) * math.sin(p2) - math.sin(p1) * math.cos(p2) * math.cos(dl)
+    return (math.degrees(math.atan2(y, x)) + 360.0) % 360.0
+
+
+def event_observation(
+    rule: RuleSpec, event: Event, *, ended: bool, now: datetime, received_at: datetime | None
+) -> Observation:
+    """The `earthquake` input of one event: expected city intensity (0 once it ended)."""
+    lead = (event.city.s_arrival - now).total_seconds()
+    details: dict[str, Any] = {
+        "event_id": event.event_id,
+        "magnitude": round(event.magnitude, 1) if event.magnitude is not None else None,
+        "intensity": round(event.intensity_city, 1) if event.intensity_city is not None else None,
+        "distance_km": round(event.city.epicentral_km),
+        "direction": azimuth_deg(*CITY, event.lat, event.lon),
+        "depth_km": event.depth_km,
+        "lat": round(event.lat, 3),
+        "lon": round(event.lon, 3),
+        "station_count": event.station_count,
+        "origin_time": event.origin_time.isoformat(),
+        "s_arrival": event.city.s_arrival.isoformat(),
+    }
+    if lead >= 1:
+        details["lead_s"] = round(lead)
+    return Observation(
+        rule=rule,
+        key=alert_key("earthquake", event.event_id),
+        value=0.0 if ended else event.intensity_city,
+        at=event.updated_at,
+        station_id=None,
+        area=CITY_AREA,
+        received_at=received_at,
+        details=details,
+    )
+
+
+class SeismicStage:
+    """Per-station detectors and one network associator, fed packet by packet.
+
+    State lives in memory only: after a restart each detector warms up again (10 s of
+    LTA), which the associator tolerates. Picks and events are written as they change;
+    the alert is raised through the engine before the event row, since seconds matter.
+    """
+
+    def __init__(
+        self,
+        stations: Stations,
+        alerts: AlertSettings,
+        sink: ObservationSink,
+        pool: Pool,
+        metrics: Metrics,
+        *,
+        queue_size: int = 10_000,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._stations = stations
+        self._alerts = alerts
+        self._sink = sink
+        self._pool = pool
+        self._metrics = metrics
+        self._clock = clock
+        self._detectors: dict[str, StationDetector] = {}
+        self._associator = Associator()
+        self._pending_pga: deque[_PendingPga] = deque()
+        self._queue: asyncio.Queue[tuple[SeismicPacket, datetime, float]] = asyncio.Queue(
+            maxsize=queue_size
+        )
+        self._quake_rule = _levels(alerts.rule("earthquake"))
+        metrics.known_seismic_stations(s.id for s in stations.of_kind(Feed.SEISMIC))
+
+    async def put(self, readings: Sequence[Reading], received_at: datetime) -> None:
+        """Queue the packets of one message."""
+        mono = time.monotonic()
+        for reading in readings:
+            if isinstance(reading, SeismicPacket):
+                await self._queue.put((reading, received_at, mono))
+
+    async def run(self) -> None:
+        """Process packets until cancelled; expire quiet events about once a second."""
+        while True:
+            try:
+                packet, received_at, mono = await asyncio.wait_for(
+                    self._queue.get(), timeout=EXPIRE_EVERY_S
+                )
+            except TimeoutError:
+                await self._expire()
+                continue
+            await self.process(packet, received_at, mono)
+            await self._expire()
+
+    async def process(self, packet: SeismicPacket, received_at: datetime, mono: float) -> None:
+        """One packet through detector, associator and rules."""
+        station = self._stations.get(packet.station_id)
+        if station is None:
+            return
+        detector = self._detectors.get(station.id)
+        if detector is None:
+            detector = StationDetector(station.id)
+            self._detectors[station.id] = detector
+        result = detector.process(packet)
+        now = self._clock()
+        # Auto-registered stations have no position: detected, never associated.
+        position = (
+            (station.lat, station.lon)
+            if station.lat is not None and station.lon is not None
+            else None
+        )
+        elevation = station.elevation_m or 0.0
+        if position is not None:
+            last = packet.time + timedelta(seconds=(packet.n - 1) / packet.sr)
+            self._associator.station_seen(station.id, *position, last, elevation_m=elevation)
+        if result.picks:
+            self._metrics.seismic_picks.labels(station.id).inc(
+                sum(1 for p in result.picks if p.final)
+            )
+            try:
+                async with self._pool.connection() as conn:
+                    await upsert_picks(conn, result.picks)
+            except psycopg.Error as exc:
+                logger.warning("seismic picks not stored: %s", exc)
+        if position is not None:
+            for pick in result.picks:
+                updates = self._associator.add_pick(pick, *position, now, elevation_m=elevation)
+                for update in updates:
+                    await self._event(update.event, update.change, received_at, mono)
+        for second in result.pga:
+            self._pending_pga.append(_PendingPga(station, second, received_at))
+        await self._check_pga(now)
+
+    async def _event(
+        self, event: Event, change: EventChange, received_at: datetime | None, mono: float | None
+    ) -> None:
+        ended = change is EventChange.ENDED
+        if change is EventChange.DECLARED:
+            self._metrics.seismic_events.inc()
+            logger.info(
+                "seismic event %s declared from %d stations",
+                event.event_id,
+                event.station_count,
+                extra={"event_id": event.event_id},
+            )
+        if self._quake_rule is not None:
+            await self._sink.observe(
+                event_observation(
+                    self._quake_rule, event, ended=ended, now=self._clock(), received_at=received_at
+                )
+            )
+            if mono is not None and event.intensity_city is not None:
+                self._metrics.seismic_alert_latency.observe(time.monotonic() - mono)
+        try:
+            async with self._pool.connection() as conn:
+                await upsert_event(conn, event, ended=ended)
+        except psycopg.Error as exc:
+            logger.warning("seismic event %s not stored: %s", event.event_id, exc)
+
+    async def _expire(self) -> None:
+        for update in self._associator.expire(self._clock()):
+            await self._event(update.event, update.change, None, None)
+        await self._check_pga(self._clock())
+
+    async def _check_pga(self, now: datetime) -> None:
+        """Raise `station_pga` for seconds no event explained within PGA_QUIET."""
+        while self._pending_pga and self._pending_pga[0].pga.second + PGA_QUIET <= now:
+            item = self._pending_pga.popleft()
+            rule = self._alerts.rule("station_pga", item.station.id)
+            if rule is None or item.station.lat is None or item.station.lon is None:
+                continue
+            explained = self._associator.explaining_event(
+                item.station.lat, item.station.lon, item.pga.second
+            )
+            if explained is not None:
+                continue
+            await self._sink.observe(
+                Observation(
+                    rule=rule,
+                    key=alert_key("station_pga", item.station.id),
+                    value=item.pga.pga_gal,
+                    at=item.pga.second,
+                    station_id=item.station.id,
+                    area=item.station.area,
+                    received_at=item.received_at,
+                )
+            )
+
+
+def _levels(rule: RuleSpec | None) -> RuleSpec | None:
+    """The earthquake rule with a level per whole intensity above the first threshold."""
+    if rule is None or not rule.thresholds:
+        return rule
+    base = rule.thresholds[0]
+    steps = range(math.ceil(base.value), 11)
+    levels = (base, *(Threshold(base.severity, float(v)) for v in steps if v > base.value))
+    return replace(rule, thresholds=levels)

@@ -1,0 +1,1 @@
+"""Grafana dashboards and datasources for Kuzet, generated from typed Python (see generate.py)."""

@@ -1,0 +1,1 @@
+"""Kuzet storage: migrations, TimescaleDB/plain-PostgreSQL policies and batched writes."""
