@@ -60,6 +60,11 @@ class MqttSettings(_Frozen):
     # Messages are acknowledged only after their readings are committed, so this bounds
     # the un-acknowledged window, and with it memory.
     receive_maximum: int = Field(default=1000, ge=1, le=65535)
+    # Received messages held in memory before the daemon stops reading the socket (and
+    # resumes below half of it). Brokers do not always honour Receive Maximum (mosquitto
+    # 2.0 exceeds it once acknowledgements flow); this bounds memory without discarding:
+    # the backlog waits in the broker's session queue instead.
+    incoming_buffer: int = Field(default=2000, ge=2)
     ca_file: Path | None = None
     tls_insecure: bool = False
 

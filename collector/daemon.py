@@ -243,7 +243,9 @@ class Daemon:
             # bound late: the ingest stage needs the alert path, which publishes via source
             lambda topic, payload, done: ingest.handle(topic, payload, done),  # noqa: PLW0108
             on_state=self._set_mqtt,
+            on_pause=self.metrics.mqtt_read_pauses.inc,
         )
+        self.metrics.mqtt_incoming_depth.set_function(lambda: source.incoming_depth)
         async with alerting(
             self.settings,
             self.stations,

@@ -132,6 +132,17 @@ class Metrics:
             "kuzet_mqtt_connected", "1 while connected to the MQTT broker.", registry=r
         )
         self.db_up = Gauge("kuzet_db_up", "1 while the database answers.", registry=r)
+        self.mqtt_incoming_depth = Gauge(
+            "kuzet_mqtt_incoming_queue_depth",
+            "Messages received from the broker and not yet taken by ingest.",
+            registry=r,
+        )
+        self.mqtt_read_pauses = Counter(
+            "kuzet_mqtt_read_pauses",
+            "Times socket reads were paused because mqtt.incoming_buffer messages were queued"
+            " (backpressure; the backlog stays at the broker).",
+            registry=r,
+        )
         self._queues = _QueueDepthCollector()
         r.register(self._queues)
         for feed in (*FEEDS, OTHER_FEED):

@@ -18,6 +18,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wai
 
 from collector.acks import Ack, AckSequencer
 from collector.config import MqttSettings
+from collector.mqttflow import ReadGate
 
 logger = logging.getLogger(__name__)
 
@@ -65,11 +66,13 @@ class MqttSource:
         handler: Handler,
         *,
         on_state: Callable[[bool], None] = lambda _connected: None,
+        on_pause: Callable[[], None] = lambda: None,
     ) -> None:
         self._settings = settings
         self._subscriptions = subscriptions
         self._handler = handler
         self._on_state = on_state
+        self._on_pause = on_pause
         self._client: aiomqtt.Client | None = None
         self._generation = 0
         self._protocol = (
@@ -83,6 +86,12 @@ class MqttSource:
     def connected(self) -> bool:
         """Whether a session is established right now."""
         return self._client is not None
+
+    @property
+    def incoming_depth(self) -> int:
+        """Messages received from the broker and not yet taken by the handler."""
+        client = self._client
+        return len(client.messages) if client is not None else 0
 
     def _new_client(self) -> aiomqtt.Client:
         s = self._settings
@@ -102,6 +111,7 @@ class MqttSource:
             if s.tls_insecure:
                 tls_context.check_hostname = False
                 tls_context.verify_mode = ssl.CERT_NONE
+        gate = ReadGate(s.incoming_buffer, self._on_pause)
         client = aiomqtt.Client(
             s.host,
             s.port,
@@ -112,13 +122,15 @@ class MqttSource:
             keepalive=int(s.keepalive.total_seconds()),
             **session,
             tls_context=tls_context,
-            # QoS 1 traffic is bounded by Receive Maximum; this also bounds QoS 0 floods.
-            max_queued_incoming_messages=2 * s.receive_maximum,
+            # Unbounded, never discarding: the gate pauses socket reads instead (see ReadGate).
+            queue_type=gate.queue_type(),
+            max_queued_incoming_messages=0,
             timeout=10,
         )
         # aiomqtt 2.x has no manual-ack option of its own; paho's is the documented switch
         # (paho Client.manual_ack_set): PUBACK only when we call ack() after the commit.
         client._client.manual_ack_set(True)
+        gate.attach(client)
         return client
 
     async def run(self, stop: asyncio.Event, drained: asyncio.Event) -> None:

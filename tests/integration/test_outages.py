@@ -8,7 +8,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
-from tests.fixtures.proxy import tcp_proxy
+from tests.fixtures.proxy import tcp_proxy, via_proxy
 from tests.integration.harness import (
     count,
     http_get,
@@ -21,13 +21,6 @@ from tests.integration.harness import (
 pytestmark = pytest.mark.integration
 
 
-def _via(url: str, port: int) -> str:
-    parts = urlsplit(url)
-    netloc = parts.netloc.rsplit("@", 1)
-    host = f"127.0.0.1:{port}"
-    return urlunsplit(parts._replace(netloc=f"{netloc[0]}@{host}" if len(netloc) == 2 else host))
-
-
 def _reading(i: int) -> str:
     t = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=6) + timedelta(seconds=i)
     return json.dumps({"ts": t.isoformat(), "pm25": float(i)})
@@ -38,7 +31,7 @@ async def test_database_outage_pauses_and_recovers_without_loss(
 ) -> None:
     parts = urlsplit(database_url)
     async with tcp_proxy(parts.hostname or "127.0.0.1", parts.port or 5432) as proxy:
-        settings = make_settings(_via(database_url, proxy.port), mqtt_url, topic_prefix)
+        settings = make_settings(via_proxy(database_url, proxy.port), mqtt_url, topic_prefix)
         async with running_daemon(settings) as daemon, publisher(mqtt_url) as mqtt:
             topic = f"{topic_prefix}/air/AIR-01"
             for i in range(50):
