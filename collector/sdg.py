@@ -21,14 +21,10 @@ a district average of monitors is the ground-station approximation of that.
 from __future__ import annotations
 
 import json
-import math
-import tomllib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from fractions import Fraction
-from importlib import resources
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -37,7 +33,7 @@ from psycopg.rows import TupleRow
 
 from collector.air import Authority, AveragingPeriod, Limit, Pollutant, limit_for
 from collector.air.limits import UNIT
-from collector.config import ConfigError
+from collector.districts import Districts, load_districts
 from collector.models import Feed
 from collector.stations import Station
 from storage.airstats import (
@@ -60,105 +56,6 @@ INDICATOR_NAME = (
 CITY = "Almaty"
 SDG_POLLUTANTS: tuple[Pollutant, ...] = (Pollutant.PM25, Pollutant.PM10)
 _LABEL = {Pollutant.PM25: "PM2.5", Pollutant.PM10: "PM10", Pollutant.NO2: "NO2"}
-_DISTRICT_KEYS = ("name", "name_ru", "name_kk", "population", "area_km2")
-_META_KEYS = ("source", "as_of")
-
-
-@dataclass(frozen=True, slots=True)
-class District:
-    """A city district; `name` is spelled as the `district` of the stations in it."""
-
-    name: str
-    name_ru: str
-    name_kk: str
-    population: int
-    area_km2: float
-
-
-@dataclass(frozen=True, slots=True)
-class Districts:
-    """The districts file: the districts and where their population figures come from."""
-
-    items: tuple[District, ...]
-    source: str
-    as_of: date
-
-    def __iter__(self) -> Iterator[District]:
-        return iter(self.items)
-
-    def __len__(self) -> int:
-        return len(self.items)
-
-    def get(self, name: str) -> District | None:
-        """The district of that name, or None."""
-        return next((d for d in self.items if d.name == name), None)
-
-
-def bundled_districts_path() -> Path:
-    """The Almaty districts shipped with the package."""
-    return Path(str(resources.files("collector") / "data" / "districts.toml"))
-
-
-def load_districts(path: Path | None = None) -> Districts:
-    """Load and validate a districts file (the bundled one when `path` is None).
-
-    Raises:
-        ConfigError: One line naming every problem.
-    """
-    path = path or bundled_districts_path()
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"cannot read districts file {path}: {exc.strerror}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"districts file {path} is not valid TOML: {exc}") from None
-    problems = [f"{key}: unknown key" for key in raw if key not in {"meta", "district"}]
-    meta = raw.get("meta")
-    if not isinstance(meta, dict):
-        problems.append("[meta]: required, with source and as_of")
-        meta = {}
-    problems += [f"meta.{k}: unknown key" for k in meta if k not in _META_KEYS]
-    source, as_of = meta.get("source"), meta.get("as_of")
-    if not isinstance(source, str) or not source.strip():
-        problems.append("meta.source: required, a non-empty string")
-    if not isinstance(as_of, date) or isinstance(as_of, datetime):
-        problems.append("meta.as_of: required, a date (e.g. 2024-01-01)")
-    entries = raw.get("district")
-    if not isinstance(entries, list) or not entries:
-        problems.append("no [[district]] tables")
-        entries = []
-    items: list[District] = []
-    for index, entry in enumerate(entries):
-        district = _district(entry, index, problems)
-        if district is not None:
-            if any(d.name == district.name for d in items):
-                problems.append(f"district {district.name}: duplicate name")
-            items.append(district)
-    if problems:
-        raise ConfigError(f"districts file {path}: " + "; ".join(problems))
-    return Districts(tuple(items), str(source), as_of if isinstance(as_of, date) else date.min)
-
-
-def _district(entry: object, index: int, problems: list[str]) -> District | None:
-    if not isinstance(entry, dict):
-        problems.append(f"district #{index + 1}: not a table")
-        return None
-    e: dict[str, Any] = entry
-    label = e["name"] if isinstance(e.get("name"), str) and e["name"].strip() else f"#{index + 1}"
-    found = len(problems)
-    problems += [f"district {label}: {k}: unknown key" for k in e if k not in _DISTRICT_KEYS]
-    for key in ("name", "name_ru", "name_kk"):
-        if not isinstance(e.get(key), str) or not e[key].strip():
-            problems.append(f"district {label}: {key}: required, a non-empty string")
-    pop: Any = e.get("population")
-    area: Any = e.get("area_km2")
-    if not isinstance(pop, int) or isinstance(pop, bool) or pop <= 0:
-        problems.append(f"district {label}: population: required, a positive integer")
-    if not isinstance(area, int | float) or isinstance(area, bool) or not 0 < area < math.inf:
-        problems.append(f"district {label}: area_km2: required, a positive number")
-    if len(problems) > found:
-        return None
-    return District(e["name"], e["name_ru"], e["name_kk"], int(pop), float(area))
 
 
 @dataclass(frozen=True, slots=True)

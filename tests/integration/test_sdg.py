@@ -10,8 +10,9 @@ import psycopg
 import pytest
 
 from collector.air import Pollutant
+from collector.districts import District, Districts
 from collector.models import Feed
-from collector.sdg import District, Districts, run_sdg_command, sdg_report
+from collector.sdg import run_sdg_command, sdg_report
 from collector.stations import Station, load_stations
 from storage.migrate import migrate
 from tests.integration.test_airstats import insert_series, refresh_hourly, utc

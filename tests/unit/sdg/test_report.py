@@ -8,10 +8,9 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from collector.air import Pollutant
+from collector.districts import District, Districts
 from collector.models import Feed
 from collector.sdg import (
-    District,
-    Districts,
     SdgReport,
     build_report,
     format_table,
