@@ -27,7 +27,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from alerts.messages import Lang, Messages, format_number, load_messages
+from alerts.catalogue import Lang
+from alerts.messages import Messages, format_number, load_messages
 from alerts.model import Alert, Event, Severity
 from alerts.payload import PayloadBuilder, digits_for
 from collector.config import ConfigError
@@ -332,7 +333,7 @@ class CapBuilder:
 
         Raises:
             ValueError: `transition` is a repeat, or a time is naive.
-            alerts.messages.RenderError: the templates cannot render the alert.
+            alerts.catalogue.RenderError: the templates cannot render the alert.
         """
         kind = msg_type(transition.event)
         sent = cap_time(transition.at, self._zone)

@@ -6,7 +6,8 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from alerts.messages import LANGS, Messages, format_number, load_messages
+from alerts.catalogue import LANGS
+from alerts.messages import Messages, format_number, load_messages
 from alerts.model import Alert, Event
 from collector.stations import Stations
 

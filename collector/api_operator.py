@@ -33,7 +33,7 @@ from pydantic import (
 )
 
 from alerts.cap import ATOM_CONTENT_TYPE, CAP_CONTENT_TYPE, CapBuilder, CapMessage
-from alerts.messages import RenderError
+from alerts.catalogue import RenderError
 from alerts.silences import Matcher, Silence, SilenceCache, SilenceState, matcher_problems
 from collector.api_alerts import alert_dict
 from collector.http import CONTEXT, Routes, json_error, json_response

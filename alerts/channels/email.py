@@ -13,9 +13,9 @@ from typing import Any, Literal
 
 import aiosmtplib
 
+from alerts.catalogue import LANGS, Lang
 from alerts.channels.base import DeliveryError, Notification
 from alerts.channels.text import DETAILS, description, labels, mark, one_line, summary, truncate
-from alerts.messages import LANGS, Lang
 
 Security = Literal["starttls", "tls", "none"]
 # A subject longer than this is cut (RFC 5322 recommends short lines; clients truncate anyway).

@@ -15,6 +15,7 @@ from typing import Any
 import aiohttp
 import orjson
 
+from alerts.catalogue import Lang
 from alerts.channels.base import DeliveryError, Notification, http_retryable
 from alerts.channels.limits import RetryAfterError, parse_retry_after
 from alerts.channels.text import (
@@ -25,7 +26,6 @@ from alerts.channels.text import (
     truncate,
     truncate_bytes,
 )
-from alerts.messages import Lang
 
 # ntfy turns a message above 4096 bytes into an attachment; stay below it.
 MAX_MESSAGE_BYTES = 4000

@@ -25,9 +25,9 @@ from pydantic import (
     model_validator,
 )
 
+from alerts.catalogue import Lang
 from alerts.channels.routing import Route
 from alerts.channels.webpush import DEFAULT_PUSH_HOSTS, load_vapid
-from alerts.messages import Lang
 from alerts.model import Severity
 from collector.config import ConfigError, Duration
 

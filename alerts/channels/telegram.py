@@ -11,10 +11,10 @@ from typing import Any
 import aiohttp
 import orjson
 
+from alerts.catalogue import Lang
 from alerts.channels.base import DeliveryError, Notification, http_retryable
 from alerts.channels.limits import RetryAfterError
 from alerts.channels.text import DETAILS, description, is_resolved, labels, mark, summary
-from alerts.messages import Lang
 
 # Bot API limit on the text of one message.
 MAX_TEXT = 4096

@@ -6,7 +6,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from alerts.messages import LANGS, Lang
+from alerts.catalogue import LANGS, Lang
 
 # Annotation suffix per language (English is the unsuffixed default, as in alerts.payload).
 _SUFFIX: Mapping[Lang, str] = {"en": "", "ru": "_ru", "kk": "_kk"}

@@ -42,6 +42,7 @@ from psycopg_pool import AsyncConnectionPool
 from py_vapid import Vapid02  # type: ignore[import-untyped]
 from pywebpush import WebPushException, webpush_async  # type: ignore[import-untyped]
 
+from alerts.catalogue import LANGS, Lang
 from alerts.channels.base import DeliveryError, Notification, http_retryable
 from alerts.channels.limits import KeyedRateLimiter
 from alerts.channels.metrics import ChannelMetrics
@@ -53,7 +54,6 @@ from alerts.channels.text import (
     summary,
     truncate_bytes,
 )
-from alerts.messages import LANGS, Lang
 from storage.push import Subscription, delete_subscriptions, list_subscriptions
 
 logger = logging.getLogger(__name__)

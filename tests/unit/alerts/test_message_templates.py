@@ -10,15 +10,8 @@ from typing import Any
 
 import pytest
 
-from alerts.messages import (
-    LANGS,
-    Catalogue,
-    Lang,
-    Messages,
-    TemplateError,
-    load_messages,
-    template_fields,
-)
+from alerts.catalogue import LANGS, Catalogue, Lang, TemplateError, template_fields
+from alerts.messages import Messages, load_messages
 from collector.stations import load_stations
 
 MESSAGES = load_messages()

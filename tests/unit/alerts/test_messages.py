@@ -9,15 +9,17 @@ from typing import Any
 
 import pytest
 
-from alerts.messages import (
+from alerts.catalogue import (
     EVENTS,
     LANGS,
     RULES,
     Lang,
-    Messages,
     MissingPlaceholderError,
     PlaceholderValueError,
     RenderError,
+)
+from alerts.messages import (
+    Messages,
     format_duration,
     format_number,
     load_messages,

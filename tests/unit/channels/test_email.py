@@ -20,9 +20,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from alerts.catalogue import Lang
 from alerts.channels.base import DeliveryError
 from alerts.channels.email import EmailChannel, EmailConfig, Security
-from alerts.messages import Lang
 from tests.unit.channels.sample import DESCRIPTION, SUMMARY, element, note
 
 NOW = datetime(2026, 1, 10, 9, 0, tzinfo=UTC)

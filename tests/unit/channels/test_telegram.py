@@ -7,10 +7,10 @@ from typing import Any
 import aiohttp
 import pytest
 
+from alerts.catalogue import Lang
 from alerts.channels.base import DeliveryError
 from alerts.channels.limits import RetryAfterError
 from alerts.channels.telegram import MAX_TEXT, TelegramChannel, TelegramConfig, render
-from alerts.messages import Lang
 from alerts.model import Event
 from tests.unit.channels.http_server import Reply, http_server
 from tests.unit.channels.sample import DESCRIPTION, SUMMARY, element, note
