@@ -153,6 +153,13 @@ class IngestSettings(_Frozen):
     linger: Duration = timedelta(milliseconds=20)
     # One log line per rejected message, at most once per topic per this interval.
     reject_log_interval: Duration = timedelta(seconds=60)
+    # Per-station token bucket (messages per second, capacity): a station above it has its
+    # messages acknowledged and dropped (kuzet_messages_throttled_total), so one flooding
+    # station cannot starve the others. Generous: the busiest station (seismic) sends 1/s.
+    # Time advanced by the station's own readings also refills it, so a catch-up backlog
+    # is never throttled. 0 turns it off.
+    station_rate: float = Field(default=20.0, ge=0)
+    station_burst: int = Field(default=200, ge=1)
 
 
 class HttpSettings(_Frozen):

@@ -16,6 +16,7 @@ from collector.metrics import OTHER_FEED, Metrics
 from collector.models import Feed, Reading, Rejection, RejectReason
 from collector.ratelimit import LogLimiter
 from collector.stations import STATION_ID, Station, Stations
+from collector.throttle import StationThrottle
 from storage.readings import RejectedRow
 
 logger = logging.getLogger(__name__)
@@ -85,8 +86,10 @@ class Ingest:
         self._mono = monotonic
         self._log_limit = LogLimiter(settings.reject_log_interval.total_seconds())
         self._auto_count = sum(1 for s in stations if s.auto)
+        self._throttle = StationThrottle(settings.station_rate, settings.station_burst)
+        self._throttle_log = LogLimiter(settings.reject_log_interval.total_seconds())
 
-    async def handle(self, topic: str, payload: bytes, done: Ack) -> None:
+    async def handle(self, topic: str, payload: bytes, done: Ack) -> None:  # noqa: PLR0912
         """Process one message; never raises for bad input."""
         received_at = self._wall()
         received_mono = self._mono()
@@ -132,6 +135,9 @@ class Ingest:
                 )
                 if not station.auto:
                     self._metrics.station_last_seen.labels(station.id).set(received_at.timestamp())
+        # HARDEN: a station over ingest.station_rate is acknowledged, counted, not stored.
+        if problem is None and self._throttled(topic, label, station_id, readings, received_mono):
+            readings, rejections, new_station = (), (), None
         for rejection in rejections:
             self._metrics.messages_rejected.labels(label, rejection.reason.value).inc()
         if rejections:
@@ -166,7 +172,9 @@ class Ingest:
                 feed = Feed(parts[1])
             except ValueError:
                 feed = None
-        if feed is None or not STATION_ID.match(parts[2]):
+        # fullmatch: `$` also matches before a final newline, and "AIR-01\n" as a station id
+        # made auto-registration raise, so the message was never acknowledged (HARDEN fuzz).
+        if feed is None or not STATION_ID.fullmatch(parts[2]):
             detail = f"expected {self._prefix}/<air|seismic|lake>/<station_id>"
             return feed, "", Rejection(RejectReason.BAD_TOPIC, detail, b"")
         return feed, parts[2], None
@@ -188,6 +196,23 @@ class Ingest:
         self._auto_count += 1
         logger.info("auto-registering station %s (%s)", station_id, feed.value)
         return self._stations.register_auto(station_id, feed), None
+
+    def _throttled(
+        self, topic: str, label: str, station_id: str, readings: Sequence[Reading], now: float
+    ) -> bool:
+        newest = max((r.time for r in readings), default=None)
+        if self._throttle.allow(station_id, now, newest.timestamp() if newest else None):
+            return False
+        self._metrics.messages_throttled.labels(label).inc()
+        allowed, suppressed = self._throttle_log.allow(station_id, now)
+        if allowed:
+            logger.warning(
+                "station %s exceeds ingest.station_rate: dropping its messages%s",
+                station_id,
+                f"; {suppressed} more dropped since the last line" if suppressed else "",
+                extra={"topic": topic, "station_id": station_id},
+            )
+        return True
 
     def _log_rejection(self, topic: str, rejections: tuple[Rejection, ...]) -> None:
         allowed, suppressed = self._log_limit.allow(topic, self._mono())

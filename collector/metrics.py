@@ -143,6 +143,14 @@ class Metrics:
             " (backpressure; the backlog stays at the broker).",
             registry=r,
         )
+        # Beyond spec §8 (HARDEN): not a reject reason, the reason set is fixed by the contract.
+        self.messages_throttled = Counter(
+            "kuzet_messages_throttled",
+            "Messages acknowledged but not stored because their station exceeded"
+            " ingest.station_rate, per feed.",
+            ["feed"],
+            registry=r,
+        )
         self._queues = _QueueDepthCollector()
         r.register(self._queues)
         for feed in (*FEEDS, OTHER_FEED):
@@ -150,6 +158,7 @@ class Metrics:
             for reason in RejectReason:
                 self.messages_rejected.labels(feed, reason.value)
         for feed in FEEDS:
+            self.messages_throttled.labels(feed)
             self.readings_stored.labels(feed)
             self.ingest_latency.labels(feed)
         for retryable in ("true", "false"):
