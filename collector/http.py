@@ -13,6 +13,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from collector.metrics import Metrics
+from collector.models import Feed
 from collector.stations import Stations
 from collector.tracker import LastSeenTracker, station_status
 
@@ -87,7 +88,13 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except web.HTTPException as exc:
         if exc.status < 400:  # noqa: PLR2004 - redirects pass through
             raise
-        return json_error(exc.status, exc.reason)
+        response = json_error(exc.status, exc.reason)
+        # Keep what the exception says beyond its status: 405 must carry `Allow` (RFC 9110),
+        # 401 `WWW-Authenticate` (found by schemathesis, HARDEN).
+        for name in ("Allow", "WWW-Authenticate", "Retry-After"):
+            if name in exc.headers:
+                response.headers[name] = exc.headers[name]
+        return response
     except Exception:
         logger.exception("unhandled error in %s %s", request.method, request.path)
         return json_error(500, "internal error")
@@ -117,6 +124,9 @@ async def stations(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT]
     now = ctx.clock()
     kind = request.query.get("kind")
+    # An unknown kind is an error, not an empty list (found by schemathesis, HARDEN).
+    if kind is not None and kind not in {f.value for f in Feed}:
+        return json_error(400, "kind must be air, seismic or lake")
     items = []
     for station in ctx.stations:
         if kind and station.kind.value != kind:

@@ -65,6 +65,8 @@ _STR, _NUM, _INT, _BOOL = _t("string"), _t("number"), _t("integer"), _t("boolean
 _TIME = _t("string", format="date-time")
 _NTIME, _NNUM = _t("string", nullable=True, format="date-time"), _t("number", nullable=True)
 _NSTR, _NINT = _t("string", nullable=True), _t("integer", nullable=True)
+# Text the database can store (no NUL), and not only white space (collector/api_operator.py).
+_NO_NUL, _NOT_BLANK = r"^[^\u0000]*$", r"^[^\u0000]*\S[^\u0000]*$"
 
 
 def _pollutant(*, nowcast: bool) -> JSON:
@@ -135,16 +137,22 @@ def schemas() -> JSON:
             "last_error": _NSTR,
         }
     )
+    # Length limits and "not blank" as the handlers check them (collector/api_operator.py).
     matcher = _obj(
-        {"name": _STR, "value": _STR, "isRegex": _BOOL, "isEqual": {**_BOOL, "default": True}},
+        {
+            "name": {**_STR, "minLength": 1, "maxLength": 100, "pattern": _NO_NUL},
+            "value": {**_STR, "maxLength": 1000, "pattern": _NO_NUL},
+            "isRegex": _BOOL,
+            "isEqual": {**_BOOL, "default": True},
+        },
         ["name", "value", "isRegex"],
     )
     silence_fields = {
-        "matchers": {**_array(ref("Matcher")), "minItems": 1},
+        "matchers": {**_array(ref("Matcher")), "minItems": 1, "maxItems": 100},
         "startsAt": _TIME,
-        "endsAt": _TIME,
-        "createdBy": _STR,
-        "comment": _STR,
+        "endsAt": {**_TIME, "description": "after startsAt"},
+        "createdBy": {**_STR, "minLength": 1, "maxLength": 200, "pattern": _NOT_BLANK},
+        "comment": {**_STR, "minLength": 1, "maxLength": 2000, "pattern": _NOT_BLANK},
     }
     lake_props = {
         "station_id": _STR,
@@ -213,10 +221,14 @@ def schemas() -> JSON:
         "SeismicEventList": _obj({"events": _array(ref("SeismicEvent")), "count": _INT}),
         "Alert": _obj(alert_props, list(alert_props)),
         "AlertList": _obj({"alerts": _array(ref("Alert")), "count": _INT}),
-        "AlertDetail": {
-            "allOf": [ref("Alert"), {"properties": {"notifications": _array(notification)}}]
-        },
-        "AckRequest": _obj({"by": {**_STR, "minLength": 1, "maxLength": 200}}, ["by"]),
+        # Not allOf(Alert, …): Alert forbids additional properties, so no detail matched it.
+        "AlertDetail": _obj(
+            {**alert_props, "notifications": _array(notification)},
+            [*alert_props, "notifications"],
+        ),
+        "AckRequest": _obj(
+            {"by": {**_STR, "minLength": 1, "maxLength": 200, "pattern": _NOT_BLANK}}, ["by"]
+        ),
         "Matcher": matcher,
         "PostableSilence": _obj(
             {"id": {**_STR, "description": "replace this silence"}, **silence_fields},
@@ -342,6 +354,7 @@ def paths() -> JSON:
                 "stations",
                 "Stations with kind, position, last reading time and status",
                 _ok("stations", ref("StationList")),
+                "400",
                 params=[_query("kind", _enum([f.value for f in Feed]), "only this kind")],
             )
         },
@@ -492,7 +505,7 @@ def paths() -> JSON:
                 "push",
                 "CORS preflight for allowed origins",
                 _ok("allowed", status="204"),
-                "403 503",
+                "403 404 503",
             ),
         },
         "/api/v1/push/vapid-public-key": {
