@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -103,6 +103,26 @@ class AirStage(ReadingStage[AirReading]):
         self._windows: dict[str, StationWindows] = {}
         # rule → station → whether its latest value crosses the rule's lowest threshold
         self._exceeding: dict[str, dict[str, bool]] = {}
+        # SCALE: the other shards' flags (shard → rule → station → crosses), and whether
+        # this replica evaluates the city-wide rules (the leader; always when unsharded).
+        self._remote: dict[int, Mapping[str, Mapping[str, bool]]] = {}
+        self._leads_city: Callable[[], bool] = lambda: True
+        self._newest: datetime | None = None
+
+    def lead_city(self, leads: Callable[[], bool]) -> None:
+        """Evaluate the city-wide rules only while `leads()` (one replica of several)."""
+        self._leads_city = leads
+
+    def flags(self) -> tuple[dict[str, dict[str, bool]], datetime | None]:
+        """This replica's stations' flags, and the newest reading time behind them."""
+        return {rule: dict(by) for rule, by in self._exceeding.items()}, self._newest
+
+    def remote_flags(
+        self, shard: int, flags: Mapping[str, Mapping[str, bool]], at: datetime
+    ) -> list[Observation]:
+        """Take another shard's flags; the city-wide observations if this replica leads."""
+        self._remote[shard] = flags
+        return self._city_observations(at, None) if self._leads_city() else []
 
     def windows(self, station_id: str) -> StationWindows | None:
         """The windows of a station (None before its first reading)."""
@@ -139,6 +159,7 @@ class AirStage(ReadingStage[AirReading]):
         _, index, category = nowcast_aqi(windows, Pollutant.PM25, at)
         values["aqi"] = float(index) if index is not None else None
         result: list[Observation] = []
+        self._newest = at if self._newest is None else max(self._newest, at)
         for rule_name, value in values.items():
             rule = self._alerts.rule(rule_name, station.id)
             if rule is None:
@@ -162,7 +183,8 @@ class AirStage(ReadingStage[AirReading]):
                 lowest = min(t.value for t in rule.thresholds)
                 over = value > lowest if rule.op == ">" else value >= lowest
                 self._exceeding.setdefault(rule_name, {})[station.id] = over
-        result.extend(self._city_observations(at, received_at))
+        if self._leads_city():
+            result.extend(self._city_observations(at, received_at))
         return result
 
     def _city_observations(self, at: datetime, received_at: datetime | None) -> list[Observation]:
@@ -171,7 +193,9 @@ class AirStage(ReadingStage[AirReading]):
             base = self._alerts.rule(city.rule)
             if base is None:
                 continue
-            count = sum(self._exceeding.get(city.rule, {}).values())
+            count = sum(self._exceeding.get(city.rule, {}).values()) + sum(
+                sum(flags.get(city.rule, {}).values()) for flags in self._remote.values()
+            )
             rule = RuleSpec(
                 name=f"{city.rule}_city",
                 kind="air",

@@ -19,9 +19,11 @@ from pydantic import (
     SecretStr,
     ValidationError,
     field_validator,
+    model_validator,
 )
 
 from collector.durations import format_duration, parse_duration
+from collector.shard import Shard, ordinal_from_hostname
 
 MAX_CLIENT_ID = 128
 MAX_PORT = 65535
@@ -195,6 +197,44 @@ class HttpSettings(_Frozen):
         return self.external_url or f"http://{self.listen}"
 
 
+class ShardSettings(_Frozen):
+    """This replica's shard among `count` (docs/scaling.md); one shard is an unsharded daemon."""
+
+    count: int = Field(default=1, ge=1, le=1024)
+    # Unset with count > 1: the ordinal of a StatefulSet hostname (`kuzet-2` → 2).
+    index: int | None = Field(default=None, ge=0)
+    # How often a standby retries the leader lock (seismic association, city-wide rules):
+    # the failover time after the leader's database session ends.
+    leader_poll: Duration = timedelta(seconds=1)
+    # How often data extents (seismic) and air flags go to the other shards.
+    exchange_interval: Duration = timedelta(seconds=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _derive_index(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("index") in (None, ""):
+            count = str(data.get("count", 1)).strip()
+            if not count.isdigit() or int(count) <= 1:
+                # one shard is index 0; a bad count is reported by its own field
+                return {**data, "index": 0}
+            ordinal = ordinal_from_hostname(socket.gethostname())
+            if ordinal is None:
+                raise ValueError("index unset and the hostname has no StatefulSet ordinal (name-N)")
+            return {**data, "index": ordinal}
+        return data
+
+    @model_validator(mode="after")
+    def _check_index(self) -> ShardSettings:
+        if self.index is not None and self.index >= self.count:
+            raise ValueError(f"index {self.index} must be below count {self.count}")
+        return self
+
+    @property
+    def shard(self) -> Shard:
+        """The validated identity."""
+        return Shard(self.index or 0, self.count)
+
+
 class Settings(_Frozen):
     """Everything the daemon needs, validated once at start-up."""
 
@@ -205,6 +245,7 @@ class Settings(_Frozen):
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
+    shard: ShardSettings = Field(default_factory=ShardSettings)
     # Sections owned by other packages (alerts, channels) are validated by them.
     alerts: dict[str, Any] = Field(default_factory=dict)
     channels: dict[str, Any] = Field(default_factory=dict)
@@ -224,6 +265,8 @@ ENV_KEYS: Mapping[str, str] = {
     "KUZET_MQTT_CLIENT_ID": "mqtt.client_id",
     "KUZET_UNKNOWN_STATIONS": "ingest.unknown_stations",
     "KUZET_MAX_AGE": "ingest.max_age",
+    "KUZET_SHARD_COUNT": "shard.count",
+    "KUZET_SHARD_INDEX": "shard.index",
 }
 
 

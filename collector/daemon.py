@@ -7,7 +7,7 @@ import contextlib
 import logging
 import os
 import signal
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,11 +30,12 @@ from collector.api_push import PUSH_SERVICE, add_push_routes
 from collector.api_seismic import add_seismic_routes
 from collector.config import Settings
 from collector.http import ApiContext, Readiness, build_app
-from collector.ingest import Ingest, Sink, topic_filters
+from collector.ingest import Ingest, Sink
 from collector.metrics import Metrics
 from collector.models import Feed
 from collector.mqtt import MqttSource
 from collector.openapi import add_openapi_routes
+from collector.sharding import Sharding, shard_mqtt, shard_subscriptions, sharding
 from collector.stale import watch_stale
 from collector.stations import Stations
 from collector.tracker import LastSeenTracker, Seen
@@ -237,11 +238,19 @@ class Daemon:
     async def _run_stages(self, pool: Pool) -> None:
         writers = self._writers(pool)
         sinks: dict[Feed | None, Sink] = dict(writers)
-        source = MqttSource(
-            self.settings.mqtt,
-            topic_filters(self.settings.topic_prefix),
+        shard = self.settings.shard.shard
+        shared: Sharding | None = None
+
+        def handle(topic: str, payload: bytes, done: Callable[[], None]) -> Awaitable[None]:
             # bound late: the ingest stage needs the alert path, which publishes via source
-            lambda topic, payload, done: ingest.handle(topic, payload, done),  # noqa: PLW0108
+            if shared is not None and shared.exchange.is_exchange_topic(topic):
+                return shared.exchange.handle(topic, payload, done)
+            return ingest.handle(topic, payload, done)
+
+        source = MqttSource(
+            shard_mqtt(self.settings),
+            shard_subscriptions(self.settings),
+            handle,
             on_state=self._set_mqtt,
             on_pause=self.metrics.mqtt_read_pauses.inc,
         )
@@ -257,6 +266,12 @@ class Daemon:
             silenced=self.silences.silenced,
             on_alert=self.on_alert,
         ) as path:
+            shared = sharding(
+                self.settings,
+                self.metrics,
+                lambda topic, payload, qos: source.publish(topic, payload, qos=qos),
+                path,
+            )
             ingest = Ingest(
                 settings=self.settings.ingest,
                 topic_prefix=self.settings.topic_prefix,
@@ -266,14 +281,20 @@ class Daemon:
                 listeners=[self.tracker.on_readings],
                 # seismic first: the early-warning path must not queue behind the others
                 stages=[path.seismic.put, path.air.put, path.lake.put],
+                shard=shard,
             )
             self._ctx.services["air"] = path.air
             self._ctx.services["lake"] = path.lake
             self._ctx.services[PUSH_SERVICE] = path.push
-            await self._supervise(pool, writers, source, path)
+            await self._supervise(pool, writers, source, path, shared)
 
     async def _supervise(
-        self, pool: Pool, writers: dict[Feed | None, Writer], source: MqttSource, path: Alerting
+        self,
+        pool: Pool,
+        writers: dict[Feed | None, Writer],
+        source: MqttSource,
+        path: Alerting,
+        shared: Sharding | None,
     ) -> None:
         drained = asyncio.Event()
         async with asyncio.TaskGroup() as tg:
@@ -284,10 +305,19 @@ class Daemon:
                 tg.create_task(path.air.run()),
                 tg.create_task(path.lake.run()),
                 tg.create_task(path.seismic.run()),
-                tg.create_task(watch_stale(self.stations, self.tracker, path.engine)),
+                tg.create_task(
+                    watch_stale(
+                        self.stations,
+                        self.tracker,
+                        path.engine,
+                        owns=self.settings.shard.shard.owns,
+                    )
+                ),
                 tg.create_task(self.silences.run(pool, interval_s=SILENCE_REFRESH_S)),
                 tg.create_task(path.repeat_loop()),
             ]
+            if shared is not None:
+                background.append(tg.create_task(shared.run()))
             dispatcher = tg.create_task(path.dispatcher.run())
             if self.mode is Mode.PLAIN:
                 background.append(tg.create_task(self._plain_retention(pool)))

@@ -15,6 +15,7 @@ from collector.feeds import DECODERS, DecodeContext
 from collector.metrics import OTHER_FEED, Metrics
 from collector.models import Feed, Reading, Rejection, RejectReason
 from collector.ratelimit import LogLimiter
+from collector.shard import Shard
 from collector.stations import STATION_ID, Station, Stations
 from collector.throttle import StationThrottle
 from storage.readings import RejectedRow
@@ -74,8 +75,11 @@ class Ingest:
         stages: Sequence[ReadingsStage] = (),
         wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         monotonic: Callable[[], float] = time.monotonic,
+        shard: Shard | None = None,
     ) -> None:
         self._settings = settings
+        # Sharded: the messages of other shards' stations are acknowledged unread.
+        self._shard = shard if shard is not None and shard.sharded else None
         self._prefix = topic_prefix
         self._stations = stations
         self._metrics = metrics
@@ -91,6 +95,10 @@ class Ingest:
 
     async def handle(self, topic: str, payload: bytes, done: Ack) -> None:  # noqa: PLR0912
         """Process one message; never raises for bad input."""
+        if self._shard is not None and not self._shard.owns_topic(topic, self._prefix):
+            self._metrics.shard_skipped.inc()
+            done()
+            return
         received_at = self._wall()
         received_mono = self._mono()
         feed, station_id, problem = self._route(topic)

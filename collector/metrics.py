@@ -151,6 +151,23 @@ class Metrics:
             ["feed"],
             registry=r,
         )
+        # Beyond spec §8 (SCALE, docs/scaling.md).
+        self.shard_skipped = Counter(
+            "kuzet_shard_skipped_messages",
+            "Feed messages acknowledged unread because another shard owns their station.",
+            registry=r,
+        )
+        self.shard_leader = Gauge(
+            "kuzet_shard_leader",
+            "1 while this replica holds the lead (seismic association, city-wide rules).",
+            registry=r,
+        )
+        self.shard_exchanged = Counter(
+            "kuzet_shard_exchange_messages",
+            "Messages to and from the other shards (picks, data extents, air flags).",
+            ["direction"],
+            registry=r,
+        )
         self._queues = _QueueDepthCollector()
         r.register(self._queues)
         for feed in (*FEEDS, OTHER_FEED):
@@ -161,6 +178,8 @@ class Metrics:
             self.messages_throttled.labels(feed)
             self.readings_stored.labels(feed)
             self.ingest_latency.labels(feed)
+        for direction in ("sent", "received"):
+            self.shard_exchanged.labels(direction)
         for retryable in ("true", "false"):
             self.db_write_errors.labels(retryable)
 

@@ -8,9 +8,9 @@ import math
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import psycopg
 from psycopg.rows import TupleRow
@@ -20,7 +20,7 @@ from alerts.config import AlertSettings
 from alerts.model import Observation, RuleSpec, Threshold, alert_key
 from collector.metrics import Metrics
 from collector.models import Feed, Reading, SeismicPacket
-from collector.seismic import Associator, Event, EventChange, SecondPga, StationDetector
+from collector.seismic import Associator, Event, EventChange, Pick, SecondPga, StationDetector
 from collector.stage import ObservationSink
 from collector.stations import Station, Stations
 from storage.seismic import upsert_event, upsert_picks
@@ -33,6 +33,34 @@ CITY_AREA = "Almaty"
 # spec §6: a station's PGA alerts only if no event explains it within 10 s.
 PGA_QUIET = timedelta(seconds=10)
 EXPIRE_EVERY_S = 1.0
+# Overflow policy of the stage queue (docs/performance.md, finding 5). The queue is bounded
+# by count (`queue_size`: `put` waits, backpressure to MQTT, as for the writers), which alone
+# let an overloaded stage run ~6 s behind at 1,600 stations. It is also bounded by age: a
+# packet that waited longer than this is not analysed (counted, logged); its row is stored
+# by the writer all the same. Early warning is worth only as much as it is early: under
+# overload, analysing fresh packets keeps `earthquake` latency bounded, where working
+# through a backlog would raise every alert late. A station that loses more than 2 s of
+# packets restarts its detector (10 s warm-up), which is the visible cost of the overload.
+MAX_LAG_S = 3.0
+SHED_LOG_EVERY_S = 10.0
+
+
+class PickPeers(Protocol):
+    """The other shards, as seen from this shard's seismic stage (collector.exchange)."""
+
+    def picks(self, picks: Sequence[Pick]) -> None:
+        """Send picks of this shard's stations."""
+
+    def seen(self, station_id: str, until: datetime) -> None:
+        """Note how far a station's data has been processed."""
+
+
+@dataclass(frozen=True, slots=True)
+class RemotePicks:
+    """Picks and data extents of another shard's stations, for the associator only."""
+
+    picks: tuple[Pick, ...]
+    seen: dict[str, datetime] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -101,6 +129,7 @@ class SeismicStage:
         *,
         queue_size: int = 10_000,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        max_lag_s: float = MAX_LAG_S,
     ) -> None:
         self._stations = stations
         self._alerts = alerts
@@ -108,14 +137,31 @@ class SeismicStage:
         self._pool = pool
         self._metrics = metrics
         self._clock = clock
+        self._max_lag_s = max_lag_s
+        # packets not analysed because they waited longer than max_lag_s (see MAX_LAG_S)
+        self.shed = 0
+        self._shed_logged = (0, 0.0)
         self._detectors: dict[str, StationDetector] = {}
         self._associator = Associator()
         self._pending_pga: deque[_PendingPga] = deque()
-        self._queue: asyncio.Queue[tuple[SeismicPacket, datetime, float]] = asyncio.Queue(
-            maxsize=queue_size
+        self._queue: asyncio.Queue[tuple[SeismicPacket | RemotePicks, datetime, float]] = (
+            asyncio.Queue(maxsize=queue_size)
         )
         self._quake_rule = _levels(alerts.rule("earthquake"))
+        # Sharded (docs/scaling.md): every shard associates every pick, so `station_pga`
+        # knows all events; only the leader alerts on events and stores them.
+        self._peers: PickPeers | None = None
+        self._leads: Callable[[], bool] = lambda: True
         metrics.known_seismic_stations(s.id for s in stations.of_kind(Feed.SEISMIC))
+
+    def share(self, peers: PickPeers, leads: Callable[[], bool]) -> None:
+        """Run as one shard: send picks to `peers`; alert on events only while `leads()`."""
+        self._peers = peers
+        self._leads = leads
+
+    async def put_remote(self, remote: RemotePicks, received_at: datetime) -> None:
+        """Queue another shard's picks, in order with this shard's packets."""
+        await self._queue.put((remote, received_at, time.monotonic()))
 
     async def put(self, readings: Sequence[Reading], received_at: datetime) -> None:
         """Queue the packets of one message."""
@@ -128,14 +174,33 @@ class SeismicStage:
         """Process packets until cancelled; expire quiet events about once a second."""
         while True:
             try:
-                packet, received_at, mono = await asyncio.wait_for(
+                item, received_at, mono = await asyncio.wait_for(
                     self._queue.get(), timeout=EXPIRE_EVERY_S
                 )
             except TimeoutError:
                 await self._expire()
                 continue
-            await self.process(packet, received_at, mono)
+            if isinstance(item, RemotePicks):
+                await self.process_remote(item, received_at, mono)
+            elif not self._too_late(mono):
+                await self.process(item, received_at, mono)
             await self._expire()
+
+    def _too_late(self, mono: float) -> bool:
+        """Whether a packet received at `mono` waited too long to be analysed (MAX_LAG_S)."""
+        now = time.monotonic()
+        if now - mono <= self._max_lag_s:
+            return False
+        self.shed += 1
+        count, at = self._shed_logged
+        if now - at >= SHED_LOG_EVERY_S:
+            logger.warning(
+                "seismic stage over %.0f s behind: %d packets not analysed (stored all the same)",
+                self._max_lag_s,
+                self.shed - count,
+            )
+            self._shed_logged = (self.shed, now)
+        return True
 
     async def process(self, packet: SeismicPacket, received_at: datetime, mono: float) -> None:
         """One packet through detector, associator and rules."""
@@ -174,12 +239,46 @@ class SeismicStage:
                     await self._event(update.event, update.change, received_at, mono)
         for second in result.pga:
             self._pending_pga.append(_PendingPga(station, second, received_at))
+        if self._peers is not None and position is not None:
+            # After the picks: a peer must not learn the extent before the picks within it.
+            self._peers.picks(result.picks)
+            self._peers.seen(station.id, last)
         await self._check_pga(now)
+
+    async def process_remote(self, remote: RemotePicks, received_at: datetime, mono: float) -> None:
+        """Another shard's extents and picks into the associator (its owner stores them)."""
+        now = self._clock()
+        window = timedelta(seconds=self._associator.config.pick_window_s)
+        for station_id, until in remote.seen.items():
+            station = self._stations.get(station_id)
+            if station is not None and station.lat is not None and station.lon is not None:
+                self._associator.station_seen(
+                    station_id,
+                    station.lat,
+                    station.lon,
+                    until,
+                    elevation_m=station.elevation_m or 0.0,
+                )
+        for pick in remote.picks:
+            station = self._stations.get(pick.station_id)
+            # A pick older than the association window (a backlog after a restart) could
+            # only re-declare an old event.
+            if station is None or station.lat is None or station.lon is None:
+                continue
+            if now - pick.time > window:
+                continue
+            updates = self._associator.add_pick(
+                pick, station.lat, station.lon, now, elevation_m=station.elevation_m or 0.0
+            )
+            for update in updates:
+                await self._event(update.event, update.change, received_at, mono)
 
     async def _event(
         self, event: Event, change: EventChange, received_at: datetime | None, mono: float | None
     ) -> None:
         ended = change is EventChange.ENDED
+        if not self._leads():
+            return
         if change is EventChange.DECLARED:
             self._metrics.seismic_events.inc()
             logger.info(

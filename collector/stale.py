@@ -15,18 +15,22 @@ CHECK_INTERVAL_S = 15.0
 
 
 def stale_observations(
-    stations: Stations, tracker: LastSeenTracker, now: datetime
+    stations: Stations,
+    tracker: LastSeenTracker,
+    now: datetime,
+    owns: Callable[[str], bool] = lambda _station_id: True,
 ) -> list[Observation]:
     """One observation per station from the file that has reported at least once.
 
     The value is the seconds since its last message was received; the threshold is
     STALE_PERIODS × interval_s. A station that never reported is not "stale" (it may not
-    be installed yet): `/api/v1/stations` shows it as `never`.
+    be installed yet): `/api/v1/stations` shows it as `never`. With several shards, each
+    judges only the stations it `owns` (the others' messages never reach it).
     """
     result = []
     for station in stations:
         seen = tracker.get(station.id)
-        if station.auto or seen is None:
+        if station.auto or seen is None or not owns(station.id):
             continue
         rule = RuleSpec(
             name="station_stale",
@@ -55,9 +59,10 @@ async def watch_stale(
     *,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     interval_s: float = CHECK_INTERVAL_S,
+    owns: Callable[[str], bool] = lambda _station_id: True,
 ) -> None:
     """Evaluate `station_stale` for every station every `interval_s`, until cancelled."""
     while True:
         await asyncio.sleep(interval_s)
-        for obs in stale_observations(stations, tracker, clock()):
+        for obs in stale_observations(stations, tracker, clock(), owns):
             await sink.observe(obs)

@@ -236,7 +236,14 @@ def test_kustomize_builds() -> None:
     )
     assert result.returncode == 0, result.stderr
     kinds = [d["kind"] for d in yaml.safe_load_all(result.stdout)]
-    assert sorted(kinds) == ["ConfigMap", "Namespace", "Service", "Service", "StatefulSet"]
+    assert sorted(kinds) == [
+        "ConfigMap",
+        "Namespace",
+        "PodDisruptionBudget",
+        "Service",
+        "Service",
+        "StatefulSet",
+    ]
 
 
 def _unit() -> dict[str, list[str]]:

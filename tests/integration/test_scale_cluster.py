@@ -1,0 +1,298 @@
+"""Three `kuzet run` shards on one broker and database behave as one process, also after kill -9.
+
+The same air input goes to a single daemon (its own database and topics) and to three shard
+processes; one shard is killed mid-stream and restarted after the input ends. Both databases
+must then hold the same readings, hourly means, rejections and alerts, and each alert
+transition is notified once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+from collections import Counter
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from collector.embedded.postgres import temporary_database
+from collector.embedded.processes import free_port
+from collector.shard import shard_of
+from tests.fixtures.receiver import Receiver, webhook_receiver
+from tests.integration.harness import fetch_all, publisher, wait_for
+
+pytestmark = pytest.mark.integration
+
+SHARDS = 3
+# Bundled air stations (interval 60 s); the hot ones exceed pm25_1h (> 160 µg/m³) in the
+# second half, six of them so that the city-wide pm25_1h_city (>= 5 stations) fires too.
+STATIONS = [f"AIR-{i:02d}" for i in range(1, 16)]
+HOT = ["AIR-01", "AIR-03", "AIR-05", "AIR-08", "AIR-13", "AIR-15"]
+READINGS = 90  # per station, one a minute
+KILL_AT = READINGS // 3
+
+
+@dataclass(slots=True)
+class Daemon:
+    """A `kuzet run` subprocess and what it needs to be restarted."""
+
+    env: dict[str, str]
+    log: Path
+    port: int
+    proc: asyncio.subprocess.Process | None = None
+
+    async def start(self) -> None:
+        """Start the process (appending to its log)."""
+        with self.log.open("ab") as log:
+            self.proc = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "collector.cli",
+                "run",
+                env=self.env,
+                stdout=asyncio.subprocess.DEVNULL,
+                stderr=log,
+            )
+
+    async def ready(self) -> bool:
+        """Whether /readyz answers 200 (MQTT connected, database up)."""
+        url = f"http://127.0.0.1:{self.port}/readyz"
+        try:
+            async with aiohttp.ClientSession() as s, s.get(url) as r:
+                return r.status == 200
+        except aiohttp.ClientError:
+            return False
+
+    async def leads(self) -> bool:
+        """Whether this shard holds the lead (kuzet_shard_leader)."""
+        url = f"http://127.0.0.1:{self.port}/metrics"
+        async with aiohttp.ClientSession() as s, s.get(url) as r:
+            return "kuzet_shard_leader 1.0" in await r.text()
+
+    async def kill(self) -> None:
+        """kill -9: no flush, no goodbye."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        await self.proc.wait()
+
+    async def stop(self) -> None:
+        """SIGTERM and wait for a clean exit."""
+        if self.proc is not None and self.proc.returncode is None:
+            self.proc.send_signal(signal.SIGTERM)
+            await asyncio.wait_for(self.proc.wait(), 40)
+
+
+@dataclass(slots=True)
+class Cluster:
+    """One deployment: its database, topics, webhook receiver and daemons."""
+
+    database_url: str
+    prefix: str
+    receiver: Receiver
+    daemons: list[Daemon] = field(default_factory=list)
+
+
+def daemon_env(
+    database_url: str, mqtt_url: str, prefix: str, webhook: str, shard: tuple[int, int]
+) -> dict[str, str]:
+    """The environment of one `kuzet run` (bundled stations, no config file)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KUZET_")}
+    env.update(
+        {
+            "KUZET_DATABASE_URL": database_url,
+            "KUZET_MQTT_URL": mqtt_url,
+            "KUZET_TOPIC_PREFIX": prefix,
+            "KUZET_MQTT_CLIENT_ID": f"kuzet-{prefix}",
+            "KUZET_LOG_LEVEL": "info",
+            "KUZET_WEBHOOK_URL": webhook,
+            "KUZET_SHARD_INDEX": str(shard[0]),
+            "KUZET_SHARD_COUNT": str(shard[1]),
+        }
+    )
+    return env
+
+
+@contextlib.asynccontextmanager
+async def cluster(
+    database_url: str, mqtt_url: str, prefix: str, count: int, logs: Path
+) -> AsyncIterator[Cluster]:
+    """`count` shard processes of one deployment, ready; stopped with SIGTERM on exit."""
+    async with webhook_receiver() as receiver:
+        group = Cluster(database_url, prefix, receiver)
+        for index in range(count):
+            port = free_port()
+            env = daemon_env(database_url, mqtt_url, prefix, receiver.url, (index, count))
+            env["KUZET_HTTP_LISTEN"] = f"127.0.0.1:{port}"
+            group.daemons.append(Daemon(env, logs / f"{prefix}-{index}.log", port))
+        try:
+            await asyncio.gather(*(d.start() for d in group.daemons))
+            for d in group.daemons:
+                await wait_for(d.ready, timeout=40, what=f"{d.log.name} ready")
+            # the SUBACKs follow the connection: give them a moment
+            await asyncio.sleep(0.5)
+            yield group
+        finally:
+            await asyncio.gather(*(d.stop() for d in group.daemons), return_exceptions=True)
+
+
+def messages(t0: datetime) -> list[tuple[str, bytes]]:
+    """(topic suffix, payload): the stations' readings in time order, then bad input."""
+    out = []
+    for i in range(READINGS):
+        ts = (t0 + timedelta(minutes=i)).isoformat()
+        for station in STATIONS:
+            pm25 = 200.0 + i % 7 if station in HOT and i >= READINGS // 3 else 20.0 + i % 5
+            out.append((f"air/{station}", f'{{"ts": "{ts}", "pm25": {pm25}, "no2": 30}}'.encode()))
+    ts = (t0 + timedelta(minutes=READINGS)).isoformat()
+    out += [
+        ("air/AIR-01", b"{not json"),
+        ("air/AIR-02", f'{{"ts": "{ts}", "pm25": -5}}'.encode()),
+        ("air/bad id!", b"{}"),
+        ("air/NEW-SENSOR-1", f'{{"ts": "{ts}", "pm25": 12}}'.encode()),
+    ]
+    return out
+
+
+async def snapshot(database_url: str) -> dict[str, Any]:
+    """What must be the same for one process and for the shards."""
+    readings = await fetch_all(
+        database_url,
+        "SELECT station_id, time, pm25, no2 FROM kuzet.air_readings ORDER BY station_id, time",
+    )
+    hourly = await fetch_all(
+        database_url,
+        "SELECT station_id, bucket, round(pm25_avg::numeric, 6), n FROM kuzet.air_hourly"
+        " ORDER BY station_id, bucket",
+    )
+    rejected = await fetch_all(
+        database_url,
+        "SELECT topic, reason FROM kuzet.rejected_messages ORDER BY topic, reason",
+    )
+    # The value of a station's alert is a rolling mean at the reading that fired it: the
+    # same on any shard. A city-wide alert's value is a count when the leader looked.
+    alerts = await fetch_all(
+        database_url,
+        "SELECT key, rule, severity, state, CASE WHEN station_id IS NULL THEN NULL"
+        " ELSE round(value::numeric, 6) END FROM kuzet.alerts ORDER BY key, started_at",
+    )
+    notices = await fetch_all(
+        database_url,
+        "SELECT a.key, n.event, n.channel FROM kuzet.notifications n JOIN kuzet.alerts a"
+        " ON a.id = n.alert_id ORDER BY a.key, n.event, n.channel",
+    )
+    return {
+        "readings": readings,
+        "hourly": hourly,
+        # without the deployment's own first topic level
+        "rejected": [(topic.split("/", 1)[1], reason) for topic, reason in rejected],
+        "alerts": alerts,
+        "notifications": notices,
+    }
+
+
+def differences(single: dict[str, Any], sharded: dict[str, Any]) -> str:
+    """A readable account of how two snapshots differ (for a failing assertion)."""
+    lines = []
+    for name, rows in single.items():
+        one, many = set(rows), set(sharded[name])
+        if one != many or len(rows) != len(sharded[name]):
+            lines.append(
+                f"{name}: {len(rows)} vs {len(sharded[name])} rows;"
+                f" only single {sorted(one - many)[:5]}; only sharded {sorted(many - one)[:5]}"
+            )
+    return "\n".join(lines)
+
+
+def delivered(receiver: Receiver) -> Counter[tuple[str, str, str]]:
+    """(rule, station, event) of each notification, once per Idempotency-Key."""
+    seen: dict[str, tuple[str, str, str]] = {}
+    for request in receiver.requests:
+        if request.headers.get("X-Answered") != "200":
+            continue
+        for alert in request.body["alerts"]:
+            labels = alert["labels"]
+            seen[request.headers["Idempotency-Key"]] = (
+                labels["alertname"],
+                labels.get("station_id", ""),
+                alert["annotations"]["event"],
+            )
+    return Counter(seen.values())
+
+
+async def publish_all(
+    mqtt_url: str, prefixes: Sequence[str], items: list[tuple[str, bytes]], *, on: int = -1
+) -> None:
+    """Publish every item to every prefix; stop after item `on` (to act) when asked."""
+    async with publisher(mqtt_url) as mqtt:
+        for i, (suffix, payload) in enumerate(items):
+            for prefix in prefixes:
+                await mqtt.publish(f"{prefix}/{suffix}", payload, qos=1)
+            if i == on:
+                return
+
+
+async def test_three_shards_with_a_kill_store_and_alert_as_one_process(
+    pg_server_url: str, database_url: str, mqtt_url: str, topic_prefix: str, tmp_path: Path
+) -> None:
+    # the input really is spread: every shard owns air stations, and hot ones
+    assert {shard_of(s, SHARDS) for s in HOT} == set(range(SHARDS))
+    t0 = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(hours=3)
+    items = messages(t0)
+    kill_after = KILL_AT * len(STATIONS)
+    one_prefix, many_prefix = f"{topic_prefix}o", f"{topic_prefix}m"
+    with temporary_database(pg_server_url) as one_url:
+        async with (
+            cluster(one_url, mqtt_url, one_prefix, 1, tmp_path) as one,
+            cluster(database_url, mqtt_url, many_prefix, SHARDS, tmp_path) as many,
+        ):
+            await publish_all(mqtt_url, [one_prefix, many_prefix], items, on=kill_after)
+            # the leader: its stations, its session and the city-wide rules must survive
+            leader = [d for d in many.daemons if await d.leads()]
+            assert len(leader) == 1
+            await leader[0].kill()
+            await publish_all(mqtt_url, [one_prefix, many_prefix], items[kill_after + 1 :])
+            # the killed shard's messages wait in its persistent session meanwhile
+            await leader[0].start()
+            expected_rows = READINGS * len(STATIONS) + 1  # + the auto-registered sensor
+
+            last: list[dict[str, Any]] = []
+
+            async def alike() -> bool:
+                last[:] = [await snapshot(one_url), await snapshot(database_url)]
+                return len(last[0]["readings"]) == expected_rows and last[0] == last[1]
+
+            with contextlib.suppress(AssertionError):
+                await wait_for(alike, timeout=60, what="the shards' database to match")
+            assert last[0] == last[1], differences(*last)
+            await asyncio.sleep(3.0)  # late duplicates would show now
+            single, sharded = await snapshot(one_url), await snapshot(database_url)
+
+            async def notified() -> bool:
+                return delivered(one.receiver) == delivered(many.receiver) and bool(
+                    delivered(one.receiver)
+                )
+
+            await wait_for(notified, timeout=20, what="the same notifications")
+    assert sharded == single
+    # nothing vacuous: the hot stations and the city fired, once each
+    keys = [key for key, *_ in sharded["alerts"]]
+    assert {f"pm25_1h:{s}" for s in HOT} <= set(keys)
+    assert any(k.startswith("pm25_1h_city") for k in keys)
+    assert len(keys) == len(set(keys))
+    assert len(sharded["notifications"]) == len(set(sharded["notifications"]))
+    assert sorted(r for _, r in sharded["rejected"]) == [
+        "bad_topic",
+        "invalid_json",
+        "out_of_range",
+    ]
+    counts = delivered(many.receiver)
+    assert all(n == 1 for n in counts.values())
+    assert counts == delivered(one.receiver)
