@@ -19,6 +19,7 @@ from collector.models import AirReading, Feed, LakeReading, SeismicPacket
 from storage.errors import StorageError, is_retryable, translate
 from storage.migrate import Mode
 from storage.readings import StoreResult, WriteBatch, store_batch
+from storage.staging import CopyRefusedError
 
 logger = logging.getLogger(__name__)
 
@@ -27,13 +28,26 @@ _STOP: Final = object()
 StoreFn = Callable[[WriteBatch], Awaitable[StoreResult]]
 
 
-def pool_store(pool: AsyncConnectionPool[psycopg.AsyncConnection[TupleRow]], mode: Mode) -> StoreFn:
-    """A store function that runs each batch on a pooled connection."""
+def pool_store(
+    pool: AsyncConnectionPool[psycopg.AsyncConnection[TupleRow]], mode: Mode, *, copy: bool = True
+) -> StoreFn:
+    """A store function that runs each batch on a pooled connection.
+
+    With `copy` it writes readings by binary COPY until the server first refuses COPY FROM
+    STDIN (pglite, some proxies); from then on it uses INSERT … unnest, and says so once.
+    """
+    use_copy = copy
 
     async def store(batch: WriteBatch) -> StoreResult:
+        nonlocal use_copy
         try:
             async with pool.connection() as conn:
-                return await store_batch(conn, batch, mode)
+                try:
+                    return await store_batch(conn, batch, mode, copy=use_copy)
+                except CopyRefusedError as exc:
+                    use_copy = False
+                    logger.warning("COPY refused (%s): writing readings with INSERT instead", exc)
+                    return await store_batch(conn, batch, mode, copy=False)
         except psycopg.Error as exc:
             raise translate(exc, "storing a batch") from None
 

@@ -11,9 +11,17 @@ from psycopg.rows import TupleRow
 
 from collector.models import AirReading, LakeReading, SeismicPacket
 from storage.migrate import Mode
+from storage.staging import (
+    copy_air,
+    copy_lake,
+    copy_seismic,
+    ensure_stages,
+    forget_stages,
+)
 
-# Column arrays go through unnest(): one statement and one round trip per table and batch,
-# ON CONFLICT absorbs QoS 1 redeliveries, and it works where COPY does not (pglite).
+# Without COPY (store_batch(copy=False)), column arrays go through unnest(): one statement
+# and one round trip per table and batch, ON CONFLICT absorbs QoS 1 redeliveries, and it
+# works where COPY does not (pglite). Rejected messages and new stations always go this way.
 _AIR_INSERT = """
 INSERT INTO kuzet.air_readings (time, station_id, pm25, pm10, no2, temp, rh, received_at)
 SELECT * FROM unnest(%s::timestamptz[], %s::text[], %s::float8[], %s::float8[],
@@ -68,26 +76,11 @@ ON CONFLICT (station_id, bucket) DO UPDATE SET
     n = EXCLUDED.n, n_pm25 = EXCLUDED.n_pm25, n_pm10 = EXCLUDED.n_pm10, n_no2 = EXCLUDED.n_no2
 """
 
-_SEISMIC_STAGE = """
-CREATE TEMP TABLE IF NOT EXISTS kuzet_seismic_stage
-    (LIKE kuzet.seismic_packets INCLUDING DEFAULTS) ON COMMIT DELETE ROWS
-"""
-_SEISMIC_COPY = (
-    "COPY kuzet_seismic_stage (time, station_id, sr, x, y, z, received_at)"
-    " FROM STDIN (FORMAT BINARY)"
-)
-_SEISMIC_TYPES = (
-    "timestamptz",
-    "text",
-    "float8",
-    "float4[]",
-    "float4[]",
-    "float4[]",
-    "timestamptz",
-)
-_SEISMIC_MERGE = """
+# Fallback for servers that refuse COPY FROM STDIN: unnest() would flatten real[][] into
+# one array, so packets go one row each, in one pipelined executemany.
+_SEISMIC_INSERT = """
 INSERT INTO kuzet.seismic_packets (time, station_id, sr, x, y, z, received_at)
-SELECT time, station_id, sr, x, y, z, received_at FROM kuzet_seismic_stage
+VALUES (%s, %s, %s, %s::real[], %s::real[], %s::real[], %s)
 ON CONFLICT (station_id, time) DO NOTHING
 """
 
@@ -175,23 +168,13 @@ async def _insert_lake(
 async def _insert_seismic(
     cur: psycopg.AsyncCursor[TupleRow], rows: Sequence[tuple[SeismicPacket, datetime]]
 ) -> int:
-    # Binary COPY into a staging table: arrays of floats are the bulk of the bytes.
-    await cur.execute(_SEISMIC_STAGE)
-    async with cur.copy(_SEISMIC_COPY) as copy:
-        copy.set_types(list(_SEISMIC_TYPES))
-        for packet, received in rows:
-            await copy.write_row(
-                (
-                    packet.time,
-                    packet.station_id,
-                    packet.sr,
-                    packet.x.tolist(),
-                    packet.y.tolist(),
-                    packet.z.tolist(),
-                    received,
-                )
-            )
-    await cur.execute(_SEISMIC_MERGE)
+    await cur.executemany(
+        _SEISMIC_INSERT,
+        [
+            (p.time, p.station_id, p.sr, p.x.tolist(), p.y.tolist(), p.z.tolist(), received)
+            for p, received in rows
+        ],
+    )
     return max(cur.rowcount, 0)
 
 
@@ -211,13 +194,36 @@ async def _insert_rejected(cur: psycopg.AsyncCursor[TupleRow], rows: Sequence[Re
 
 
 async def store_batch(
-    conn: psycopg.AsyncConnection[TupleRow], batch: WriteBatch, mode: Mode
+    conn: psycopg.AsyncConnection[TupleRow], batch: WriteBatch, mode: Mode, *, copy: bool = True
 ) -> StoreResult:
     """Store a batch in one transaction; a reading already stored is skipped.
 
+    With `copy`, readings go by binary COPY through staging tables (storage.staging), about
+    15× less client CPU per row than array parameters; without it, by INSERT … unnest, for
+    servers that refuse COPY FROM STDIN (pglite).
+
     Raises:
+        storage.staging.CopyRefusedError: `copy` was set and the server refused COPY (the
+            transaction was rolled back: retry without `copy`).
         psycopg.Error: the transaction failed and was rolled back (the caller classifies).
     """
+    if not copy or not (batch.air or batch.lake or batch.seismic):
+        return await _store(conn, batch, mode, copy=False)
+    await ensure_stages(conn)
+    try:
+        return await _store(conn, batch, mode, copy=True)
+    except psycopg.errors.UndefinedTable:
+        # The session lost its temp tables (DISCARD, a pooler swapping server sessions):
+        # create them again once rather than fail the batch as permanent.
+        if not forget_stages(conn):
+            raise
+    await ensure_stages(conn)
+    return await _store(conn, batch, mode, copy=True)
+
+
+async def _store(
+    conn: psycopg.AsyncConnection[TupleRow], batch: WriteBatch, mode: Mode, *, copy: bool
+) -> StoreResult:
     air = lake = seismic = rejected = 0
     async with conn.transaction(), conn.cursor() as cur:
         if batch.new_stations:
@@ -226,11 +232,15 @@ async def store_batch(
                 ([s for s, _ in batch.new_stations], [k for _, k in batch.new_stations]),
             )
         if batch.air:
-            air = await _insert_air(cur, batch.air, mode)
+            air = await (
+                copy_air(cur, batch.air, mode) if copy else _insert_air(cur, batch.air, mode)
+            )
         if batch.lake:
-            lake = await _insert_lake(cur, batch.lake)
+            lake = await (copy_lake(cur, batch.lake) if copy else _insert_lake(cur, batch.lake))
         if batch.seismic:
-            seismic = await _insert_seismic(cur, batch.seismic)
+            seismic = await (
+                copy_seismic(cur, batch.seismic) if copy else _insert_seismic(cur, batch.seismic)
+            )
         if batch.rejected:
             rejected = await _insert_rejected(cur, batch.rejected)
     return StoreResult(air=air, lake=lake, seismic=seismic, rejected=rejected)
