@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
 from alerts.model import RuleSpec, Severity, Threshold
 from collector.config import ConfigError, Duration
@@ -80,6 +80,18 @@ class CityRule(_Frozen):
     severity: Severity = Severity.WARNING
 
 
+_RuleKey = tuple[str, str | None, Levels | None]
+
+
+class _RuleMemo(dict[_RuleKey, "tuple[RuleSettings | None, float, RuleSpec | None]"]):
+    """Built RuleSpecs; never makes two settings unequal (pydantic compares private attrs)."""
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _RuleMemo)
+
+    __hash__ = None  # a dict: unhashable, as before
+
+
 class AlertSettings(_Frozen):
     """The `[alerts]` section."""
 
@@ -94,6 +106,11 @@ class AlertSettings(_Frozen):
     city: list[CityRule] = Field(
         default_factory=lambda: [CityRule(rule="pm25_24h"), CityRule(rule="pm25_1h")]
     )
+    # The air stage asks for several rules per reading; building a RuleSpec each time was
+    # 7 % of the daemon's CPU (docs/performance.md). Settings are frozen, so a built spec
+    # stays valid; an entry also records the rule settings and hysteresis it was built from,
+    # so a model_copy(update=...) sharing this memo never gets a stale spec.
+    _rules_built: _RuleMemo = PrivateAttr(default_factory=_RuleMemo)
 
     def rule(
         self, name: str, station_id: str | None = None, station_levels: Levels | None = None
@@ -104,6 +121,21 @@ class AlertSettings(_Frozen):
         (from the stations file) for rules marked `station_levels`, then the rule's own.
         """
         settings = self.rules.get(name)
+        key = (name, station_id, station_levels)
+        built = self._rules_built.get(key)
+        if built is not None and built[0] is settings and built[1] == self.hysteresis:
+            return built[2]
+        spec = self._build_rule(name, settings, station_id, station_levels)
+        self._rules_built[key] = (settings, self.hysteresis, spec)
+        return spec
+
+    def _build_rule(
+        self,
+        name: str,
+        settings: RuleSettings | None,
+        station_id: str | None,
+        station_levels: Levels | None,
+    ) -> RuleSpec | None:
         if settings is None or not settings.enabled:
             return None
         levels: Levels = settings

@@ -103,6 +103,11 @@ class AirStage(ReadingStage[AirReading]):
         self._windows: dict[str, StationWindows] = {}
         # rule → station → whether its latest value crosses the rule's lowest threshold
         self._exceeding: dict[str, dict[str, bool]] = {}
+        # rule → how many of those flags are set, kept as flags change: a city rule then
+        # costs O(1) per reading instead of a sum over every air station.
+        self._exceeding_count: dict[str, int] = {}
+        # city rule → its RuleSpec (the settings are frozen: built once)
+        self._city_rules: dict[str, RuleSpec] = {}
         # SCALE: the other shards' flags (shard → rule → station → crosses), and whether
         # this replica evaluates the city-wide rules (the leader; always when unsharded).
         self._remote: dict[int, Mapping[str, Mapping[str, bool]]] = {}
@@ -182,10 +187,18 @@ class AirStage(ReadingStage[AirReading]):
             if value is not None:
                 lowest = min(t.value for t in rule.thresholds)
                 over = value > lowest if rule.op == ">" else value >= lowest
-                self._exceeding.setdefault(rule_name, {})[station.id] = over
+                self._set_exceeding(rule_name, station.id, over=over)
         if self._leads_city():
             result.extend(self._city_observations(at, received_at))
         return result
+
+    def _set_exceeding(self, rule_name: str, station_id: str, *, over: bool) -> None:
+        flags = self._exceeding.setdefault(rule_name, {})
+        if flags.get(station_id, False) != over:
+            self._exceeding_count[rule_name] = self._exceeding_count.get(rule_name, 0) + (
+                1 if over else -1
+            )
+        flags[station_id] = over
 
     def _city_observations(self, at: datetime, received_at: datetime | None) -> list[Observation]:
         result = []
@@ -193,17 +206,20 @@ class AirStage(ReadingStage[AirReading]):
             base = self._alerts.rule(city.rule)
             if base is None:
                 continue
-            count = sum(self._exceeding.get(city.rule, {}).values()) + sum(
+            count = self._exceeding_count.get(city.rule, 0) + sum(
                 sum(flags.get(city.rule, {}).values()) for flags in self._remote.values()
             )
-            rule = RuleSpec(
-                name=f"{city.rule}_city",
-                kind="air",
-                unit="stations",
-                thresholds=(Threshold(city.severity, float(city.min_stations)),),
-                op=">=",
-                hysteresis=self._alerts.hysteresis,
-            )
+            rule = self._city_rules.get(city.rule)
+            if rule is None:
+                rule = RuleSpec(
+                    name=f"{city.rule}_city",
+                    kind="air",
+                    unit="stations",
+                    thresholds=(Threshold(city.severity, float(city.min_stations)),),
+                    op=">=",
+                    hysteresis=self._alerts.hysteresis,
+                )
+                self._city_rules[city.rule] = rule
             result.append(
                 Observation(
                     rule=rule,

@@ -26,6 +26,7 @@ Units: PM in µg/m³; NO2 breakpoints are 1-hour mixing ratios in ppb, while Kuz
 from __future__ import annotations
 
 import enum
+import functools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -178,6 +179,12 @@ def aqi(pollutant: Pollutant, concentration: float) -> AqiResult:
     Raises:
         ValueError: The concentration is negative or not finite.
     """
+    return _aqi(pollutant, concentration)
+
+
+# Pure; NowCasts are truncated to 0.1 µg/m³, so the same few values come back again and again.
+@functools.lru_cache(maxsize=4096)
+def _aqi(pollutant: Pollutant, concentration: float) -> AqiResult:
     if not math.isfinite(concentration) or concentration < 0:
         raise ValueError(f"{pollutant} concentration must be finite and >= 0, got {concentration}")
     c = truncate(concentration, TRUNCATION_DECIMALS[pollutant])

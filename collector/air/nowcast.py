@@ -16,6 +16,7 @@ EPA-454/B-24-002, "How the NowCast is calculated"):
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
@@ -97,6 +98,13 @@ def nowcast(hourly: Sequence[float | None], pollutant: Pollutant = Pollutant.PM2
         ValueError: More than 12 hours, a negative or infinite mean, or a pollutant without a
             NowCast (NO2).
     """
+    return _nowcast(tuple(hourly), pollutant)
+
+
+# Pure, and its input repeats: the closed hours change once an hour, and the current one
+# only counts from its 45th reading (at 60 s), so most readings ask for the same NowCast.
+@functools.lru_cache(maxsize=4096)
+def _nowcast(hourly: tuple[float | None, ...], pollutant: Pollutant) -> float | None:
     c = _hourly_array(hourly, pollutant)
     valid = ~np.isnan(c)
     if np.count_nonzero(valid[:RECENT_HOURS]) < RECENT_REQUIRED:

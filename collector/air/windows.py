@@ -117,7 +117,16 @@ class StationWindows:
         initial_capacity: Preallocated slots; defaults to 1.2 × max_window / interval_s + 8.
     """
 
-    __slots__ = ("_end", "_interval_s", "_max_us", "_row", "_start", "_times", "_values")
+    __slots__ = (
+        "_end",
+        "_interval_s",
+        "_max_us",
+        "_older",
+        "_row",
+        "_start",
+        "_times",
+        "_values",
+    )
 
     def __init__(
         self,
@@ -143,6 +152,10 @@ class StationWindows:
         )
         self._start = 0
         self._end = 0
+        # metric row → (start of the current clock hour, hours, means of the older hours):
+        # closed hours do not change until a late reading lands in one, so NowCast recomputes
+        # only the current hour per reading (it was 8 % of the daemon's CPU).
+        self._older: dict[int, tuple[int, int, tuple[float | None, ...]]] = {}
 
     def __len__(self) -> int:
         """Number of readings currently kept."""
@@ -192,6 +205,8 @@ class StationWindows:
             if self._times[pos] == t:
                 return False
             self._insert(pos, t, row_values)
+            # A late reading may change a closed hour: drop the cached ones.
+            self._older.clear()
             return True
         self._insert(self._end, t, row_values)
         cutoff = t - self._max_us
@@ -215,7 +230,18 @@ class StationWindows:
         Raises:
             ValueError: Unknown metric, or a window reaching before the kept history.
         """
-        seg = self._window(metric, width, at)
+        if at is None and len(self):
+            # The rules' case (window ending at the newest reading): one binary search, and
+            # the bounds checks `_window` makes for an arbitrary end cannot fail here.
+            row = self._metric_row(metric)
+            w = duration_us(width)
+            if w > self._max_us:
+                raise ValueError(f"window {width} is longer than the kept history")
+            live = self._times[self._start : self._end]
+            i0 = int(np.searchsorted(live, int(live[-1]) - w, side="right"))
+            seg = self._values[row, self._start + i0 : self._end]
+        else:
+            seg = self._window(metric, width, at)
         return _mean_if_complete(seg, required_count(duration_us(width), self._interval_s))
 
     def count(self, metric: str, width: timedelta, at: TimeLike | None = None) -> int:
@@ -234,15 +260,40 @@ class StationWindows:
         """
         row = self._metric_row(metric)
         end_us = to_us(end)
-        oldest = (end_us // US_PER_HOUR - (hours - 1)) * US_PER_HOUR
+        current = end_us // US_PER_HOUR * US_PER_HOUR
+        oldest = current - (hours - 1) * US_PER_HOUR
         self._check_retained(oldest)
+        cached = self._older.get(row)
+        if hours > 1 and cached is not None and cached[:2] == (current, hours):
+            return [self._hour_mean(row, current, end_us), *cached[2]]
         live = self._times[self._start : self._end]
         i0 = int(np.searchsorted(live, oldest))
         i1 = int(np.searchsorted(live, end_us, side="right"))
         seg = slice(self._start + i0, self._start + i1)
-        return clock_hour_means_us(
+        means = clock_hour_means_us(
             self._times[seg], self._values[row, seg], end_us, self._interval_s, hours
         )
+        # The older hours are closed once the newest reading is in or past the current hour:
+        # an in-order reading can then only land in the current hour or later.
+        if hours > 1 and len(self) and int(self._times[self._end - 1]) >= current:
+            self._older[row] = (current, hours, tuple(means[1:]))
+        return means
+
+    def _hour_mean(self, row: int, hour_us: int, end_us: int) -> float | None:
+        """The mean of one clock hour up to `end_us`, as `clock_hour_means_us` computes it.
+
+        That function sums an hour's values with `np.bincount`, one after the other in time
+        order, in float64; a cumulative sum adds them in the same order, so the result is
+        bit-for-bit the same (the NaN-free values, then one float64 division).
+        """
+        live = self._times[self._start : self._end]
+        i0 = int(np.searchsorted(live, hour_us))
+        i1 = int(np.searchsorted(live, end_us, side="right"))
+        seg = self._values[row, self._start + i0 : self._start + i1]
+        present = seg[~np.isnan(seg)]
+        if present.size < required_count(US_PER_HOUR, self._interval_s):
+            return None
+        return float(np.cumsum(present, dtype=np.float64)[-1] / present.size)
 
     def _window(
         self, metric: str, width: timedelta, at: TimeLike | None
@@ -274,7 +325,7 @@ class StationWindows:
             raise ValueError(f"unknown metric {metric!r}; kept: {list(self._row)}") from None
 
     def _row_values(self, values: Mapping[str, float | None]) -> npt.NDArray[np.float32]:
-        column = np.full(len(self._row), np.nan, dtype=np.float32)
+        column = [math.nan] * len(self._row)
         for name, value in values.items():
             row = self._row.get(name)
             if row is None or value is None:
@@ -282,7 +333,8 @@ class StationWindows:
             if math.isinf(value):
                 raise ValueError(f"{name} must be finite, got {value}")
             column[row] = value
-        return column
+        # One conversion of the whole column: the same float32 rounding as item by item.
+        return np.array(column, dtype=np.float32)
 
     def _insert(self, pos: int, t: int, column: npt.NDArray[np.float32]) -> None:
         """Put a reading at absolute index `pos` (≤ end), shifting later ones right by one."""
@@ -317,7 +369,12 @@ class StationWindows:
 
 
 def _mean_if_complete(seg: npt.NDArray[np.float32], need: int) -> float | None:
-    present = seg[~np.isnan(seg)]
+    if seg.size < need:
+        return None
+    missing = np.isnan(seg)
+    # Without gaps the window itself is summed: the same values in the same order as the
+    # compacted copy, so the same float64 result, without the copy.
+    present = seg[~missing] if missing.any() else seg
     if present.size < need:
         return None
     return float(present.sum(dtype=np.float64) / present.size)

@@ -314,3 +314,66 @@ def test_hourly_means_feed_nowcast() -> None:
     expected = clock_hour_means(times, values, now=now, interval_s=60)
     assert windows.hourly_means("pm25", now) == expected
     assert expected[:3] == [12.0, 11.0, 10.0]
+
+
+def _noisy(rng: random.Random) -> float | None:
+    # Gaps, and large and tiny values: float32 values of similar size sum exactly in float64
+    # in any order, these do not, so a change of summation order would show. Rounded to
+    # float32 as StationWindows stores them, so the pure functions see the same numbers.
+    if rng.random() < 0.1:
+        return None
+    scale = 500.0 if rng.random() < 0.5 else 1e-4
+    return float(np.float32(rng.uniform(0, scale) / 3))
+
+
+@pytest.mark.parametrize(
+    ("late_s", "end_offset_s"),
+    [
+        # in-order readings only: the closed hours come from the cache
+        (None, 0),
+        # a late reading lands in a closed hour: that hour (and the cache) is recomputed
+        (-5 * 3600 - 30, 0),
+        # a late reading in the current hour only
+        (-30, 0),
+        # evaluated at a later wall-clock time (the API): hours after the newest reading
+        (None, 3 * 3600 + 600),
+    ],
+)
+def test_hourly_means_and_means_are_bit_identical_to_the_pure_functions(
+    late_s: float | None, end_offset_s: float
+) -> None:
+    # PERF caches the closed hours and sums without copies: results must stay exactly equal
+    rng = random.Random(11)
+    windows = StationWindows(interval_s=60)
+    times: list[datetime] = []
+    values: list[float | None] = []
+    for i in range(14 * 60):
+        t, v = at(i * 60 + 7), _noisy(rng)
+        windows.add(t, {"pm25": v})
+        times.append(t)
+        values.append(v)
+        if i % 50 == 0 or i > 12 * 60:
+            # evaluate as the stage does, warming the cache as readings arrive
+            assert windows.hourly_means("pm25", t) == clock_hour_means(
+                times, values, now=t, interval_s=60
+            )
+    if late_s is not None:
+        t, v = times[-1] + timedelta(seconds=late_s), float(np.float32(499.9))
+        assert windows.add(t, {"pm25": v})
+        times.append(t)
+        values.append(v)
+    end = max(times) + timedelta(seconds=end_offset_s)
+    assert windows.hourly_means("pm25", end) == clock_hour_means(
+        times, values, now=end, interval_s=60
+    )
+    newest = max(times)
+    for width in (HOUR, timedelta(hours=8)):
+        expected = rolling_mean(times, values, at=newest, width=width, interval_s=60)
+        if expected is not None:
+            # StationWindows sums its float32 values in float64 (numpy's pairwise order over
+            # the window, as before PERF), which may differ from rolling_mean's float64 array
+            # in the last bit: the reference is that same sum
+            inside = [v for t, v in sorted(zip(times, values, strict=True)) if newest - width < t]
+            present = np.array([v for v in inside if v is not None], dtype=np.float32)
+            expected = float(present.sum(dtype=np.float64) / present.size)
+        assert windows.mean("pm25", width) == expected

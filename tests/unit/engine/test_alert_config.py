@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import pytest
 
-from alerts.config import load_alert_settings
+from alerts.config import RuleSettings, load_alert_settings
 from alerts.model import Severity, Threshold
 from collector.config import ConfigError
 
@@ -86,3 +86,28 @@ def test_errors_are_one_line(section: dict[str, object], fragment: str) -> None:
         load_alert_settings(section)
     assert fragment in str(info.value)
     assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("update", "expected"),
+    [
+        # a copy with other rule settings: the memo shared by the copy must not answer
+        ({"rules": {"pm25_1h": RuleSettings(critical=100.0)}}, Threshold(Severity.CRITICAL, 100.0)),
+        # a copy with another default hysteresis: the spec carries it, so it is rebuilt
+        ({"hysteresis": 0.5}, Threshold(Severity.CRITICAL, 160.0)),
+    ],
+)
+def test_built_rules_are_memoised_but_never_stale(
+    update: dict[str, object], expected: Threshold
+) -> None:
+    # PERF: rule() is called per reading and memoises the RuleSpecs it builds
+    s = load_alert_settings({})
+    first = s.rule("pm25_1h", "AIR-01")
+    assert s.rule("pm25_1h", "AIR-01") is first
+    copy = s.model_copy(update=update)
+    rule = copy.rule("pm25_1h", "AIR-01")
+    assert rule is not None
+    assert rule.thresholds == (expected,)
+    assert rule.hysteresis == update.get("hysteresis", 0.9)
+    # the memo is not part of the settings' value
+    assert s == load_alert_settings({})
