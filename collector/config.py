@@ -208,6 +208,10 @@ class ShardSettings(_Frozen):
     leader_poll: Duration = timedelta(seconds=1)
     # How often data extents (seismic) and air flags go to the other shards.
     exchange_interval: Duration = timedelta(seconds=1)
+    # wildcard: every shard receives every message and skips other shards' (unknown stations
+    # work; receive cost × count). stations: one subscription per owned station of the
+    # stations file (receive cost / count; needs ingest.unknown_stations = "reject").
+    subscribe: Literal["wildcard", "stations"] = "wildcard"
 
     @model_validator(mode="before")
     @classmethod
@@ -250,6 +254,15 @@ class Settings(_Frozen):
     alerts: dict[str, Any] = Field(default_factory=dict)
     channels: dict[str, Any] = Field(default_factory=dict)
     cap: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _check_shard_subscriptions(self) -> Settings:
+        if self.shard.subscribe == "stations" and self.ingest.unknown_stations == "accept":
+            raise ValueError(
+                'shard.subscribe = "stations" needs ingest.unknown_stations = "reject":'
+                " messages of stations missing from the stations file would never be received"
+            )
+        return self
 
 
 # Environment variable → dotted key (spec §2). They override the file.

@@ -35,7 +35,13 @@ from collector.metrics import Metrics
 from collector.models import Feed
 from collector.mqtt import MqttSource
 from collector.openapi import add_openapi_routes
-from collector.sharding import Sharding, shard_mqtt, shard_subscriptions, sharding
+from collector.sharding import (
+    Sharding,
+    shard_mqtt,
+    shard_subscriptions,
+    shard_unsubscriptions,
+    sharding,
+)
 from collector.stale import watch_stale
 from collector.stations import Stations
 from collector.tracker import LastSeenTracker, Seen
@@ -249,10 +255,11 @@ class Daemon:
 
         source = MqttSource(
             shard_mqtt(self.settings),
-            shard_subscriptions(self.settings),
+            shard_subscriptions(self.settings, self.stations),
             handle,
             on_state=self._set_mqtt,
             on_pause=self.metrics.mqtt_read_pauses.inc,
+            unsubscriptions=shard_unsubscriptions(self.settings, self.stations),
         )
         self.metrics.mqtt_incoming_depth.set_function(lambda: source.incoming_depth)
         async with alerting(

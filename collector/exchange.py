@@ -7,7 +7,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from collector.acks import Ack
@@ -45,11 +45,15 @@ class ShardMessage:
     # station → time of its last processed sample (the associator's silent-station check)
     seen: Mapping[str, datetime] = field(default_factory=dict)
     air: AirFlags | None = None
+    # the sender's wall clock when it queued the message: how old a redelivered backlog is
+    sent_at: datetime | None = None
 
 
 def encode_message(message: ShardMessage) -> bytes:
     """The JSON wire form (times as integer microseconds: exact round trip)."""
     data: dict[str, Any] = {"v": WIRE_VERSION, "shard": message.shard}
+    if message.sent_at is not None:
+        data["sent_us"] = to_us(message.sent_at)
     if message.picks:
         data["picks"] = [
             {
@@ -108,7 +112,9 @@ def decode_message(payload: bytes) -> ShardMessage:
                 for rule, stations in data["air"]["flags"].items()
             }
             air = AirFlags(flags, from_us(int(data["air"]["at_us"])))
-        return ShardMessage(int(data["shard"]), picks, seen, air)
+        sent = data.get("sent_us")
+        sent_at = from_us(int(sent)) if sent is not None else None
+        return ShardMessage(int(data["shard"]), picks, seen, air, sent_at)
     except (KeyError, TypeError, AttributeError, ValueError) as exc:
         raise ValueError(f"malformed exchange message: {exc!r}") from exc
 
@@ -134,7 +140,9 @@ class ShardExchange:
         *,
         interval_s: float,
         air_flags: Callable[[], AirFlags | None] = lambda: None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
+        self._clock = clock
         self._shard = shard
         self._prefix = topic_prefix
         self._topic = exchange_topic(topic_prefix, shard.index)
@@ -153,7 +161,10 @@ class ShardExchange:
     def picks(self, picks: Sequence[Pick]) -> None:
         """Send picks now, with the extents noted so far (which they precede in the data)."""
         if picks:
-            self._queue(ShardMessage(self._shard.index, tuple(picks), self._take_seen()), qos=1)
+            message = ShardMessage(
+                self._shard.index, tuple(picks), self._take_seen(), sent_at=self._clock()
+            )
+            self._queue(message, qos=1)
 
     def seen(self, station_id: str, until: datetime) -> None:
         """Note that a station's data was processed up to `until` (sent with the next message)."""
@@ -181,7 +192,8 @@ class ShardExchange:
             air = self.air_flags()
             seen = self._take_seen()
             if seen or air is not None:
-                self._queue(ShardMessage(self._shard.index, (), seen, air), qos=0)
+                message = ShardMessage(self._shard.index, (), seen, air, sent_at=self._clock())
+                self._queue(message, qos=0)
 
     async def _send(self) -> None:
         while True:

@@ -48,6 +48,7 @@ class LeaderLock:
         self._poll_s = poll_s
         self.on_change = on_change
         self._held = False
+        self._failing = False
 
     @property
     def held(self) -> bool:
@@ -67,7 +68,10 @@ class LeaderLock:
                 try:
                     await self._session()
                 except (psycopg.Error, TimeoutError) as exc:
-                    logger.warning("leader lock session failed: %r", exc)
+                    # once per outage, not once per poll
+                    log = logger.debug if self._failing else logger.warning
+                    log("leader lock session failed: %r", exc)
+                    self._failing = True
                 self._set(False)
                 await asyncio.sleep(self._poll_s)
         finally:
@@ -86,6 +90,7 @@ class LeaderLock:
                         cur = await conn.execute("SELECT pg_try_advisory_lock(%s)", (self._key,))
                         row = await cur.fetchone()
                         self._set(bool(row and row[0]))
+                self._failing = False
                 await asyncio.sleep(self._poll_s)
         finally:
             # Closing the session releases the lock at once (a clean stop hands over fast).

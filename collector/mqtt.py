@@ -67,9 +67,13 @@ class MqttSource:
         *,
         on_state: Callable[[bool], None] = lambda _connected: None,
         on_pause: Callable[[], None] = lambda: None,
+        unsubscriptions: list[str] | None = None,
     ) -> None:
         self._settings = settings
         self._subscriptions = subscriptions
+        # Filters a persistent session may still hold from an earlier configuration (a
+        # shard's other subscription mode or station set); dropped after subscribing.
+        self._unsubscriptions = unsubscriptions or []
         self._handler = handler
         self._on_state = on_state
         self._on_pause = on_pause
@@ -205,6 +209,8 @@ class MqttSource:
             try:
                 for topic in self._subscriptions:
                     await client.subscribe(topic, qos=1)
+                if self._unsubscriptions:
+                    await client.unsubscribe(self._unsubscriptions)
                 await self._consume(client, stop)
                 # Stopping: keep the connection until the writers committed and acked
                 # what was taken, so nothing is redelivered needlessly.

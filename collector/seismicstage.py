@@ -61,6 +61,8 @@ class RemotePicks:
 
     picks: tuple[Pick, ...]
     seen: dict[str, datetime] = field(default_factory=dict)
+    # when the other shard sent them (None: unknown)
+    sent_at: datetime | None = None
 
 
 @dataclass(slots=True)
@@ -261,11 +263,12 @@ class SeismicStage:
                 )
         for pick in remote.picks:
             station = self._stations.get(pick.station_id)
-            # A pick older than the association window (a backlog after a restart) could
-            # only re-declare an old event.
+            # A pick sent longer ago than the association window (a backlog redelivered
+            # after a restart) could only re-declare an old event. Send time, not pick time:
+            # a replay of recorded data has old pick times and must still associate.
             if station is None or station.lat is None or station.lon is None:
                 continue
-            if now - pick.time > window:
+            if now - (remote.sent_at or now) > window:
                 continue
             updates = self._associator.add_pick(
                 pick, station.lat, station.lon, now, elevation_m=station.elevation_m or 0.0

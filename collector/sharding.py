@@ -15,6 +15,7 @@ from collector.leader import LeaderLock, leader_lock_key
 from collector.metrics import Metrics
 from collector.seismicstage import RemotePicks
 from collector.shard import Shard, exchange_filters, shard_client_id
+from collector.stations import Stations
 
 logger = logging.getLogger(__name__)
 
@@ -26,13 +27,37 @@ def shard_mqtt(settings: Settings) -> MqttSettings:
     return settings.mqtt.model_copy(update={"client_id": client_id})
 
 
-def shard_subscriptions(settings: Settings) -> list[str]:
-    """Every feed (wildcards: each shard skips what it does not own) and the other shards."""
+def shard_subscriptions(settings: Settings, stations: Stations) -> list[str]:
+    """The feed topics of this shard, then the other shards' exchange topics.
+
+    `wildcard` (and always for one shard): every feed, each shard skipping what it does not
+    own. `stations`: only the owned stations of the stations file, on their feed's topic.
+    """
     shard = settings.shard.shard
-    filters = topic_filters(settings.topic_prefix)
-    if shard.sharded:
-        filters += exchange_filters(settings.topic_prefix, shard.index, shard.count)
-    return filters
+    prefix = settings.topic_prefix
+    if not shard.sharded:
+        return topic_filters(prefix)
+    if settings.shard.subscribe == "stations":
+        filters = [
+            f"{prefix}/{s.kind.value}/{s.id}" for s in stations if not s.auto and shard.owns(s.id)
+        ]
+    else:
+        filters = topic_filters(prefix)
+    return filters + exchange_filters(prefix, shard.index, shard.count)
+
+
+def shard_unsubscriptions(settings: Settings, stations: Stations) -> list[str]:
+    """Feed filters this shard's persistent session may hold but must no longer receive.
+
+    Subscriptions live in the broker's session, across restarts: after a switch to
+    `stations`, or a new count, the wildcards and other shards' stations would still arrive.
+    """
+    shard = settings.shard.shard
+    if not shard.sharded or settings.shard.subscribe != "stations":
+        return []
+    prefix = settings.topic_prefix
+    others = [f"{prefix}/{s.kind.value}/{s.id}" for s in stations if not shard.owns(s.id)]
+    return topic_filters(prefix) + others
 
 
 @dataclass(slots=True)
@@ -62,7 +87,9 @@ class Sharding:
         """Another shard's picks to the associator, its air flags to the city-wide rules."""
         now = datetime.now(UTC)
         if message.picks or message.seen:
-            await self.path.seismic.put_remote(RemotePicks(message.picks, dict(message.seen)), now)
+            await self.path.seismic.put_remote(
+                RemotePicks(message.picks, dict(message.seen), message.sent_at), now
+            )
         if message.air is not None:
             for obs in self.path.air.remote_flags(message.shard, message.air.flags, message.air.at):
                 await self.path.engine.observe(obs)

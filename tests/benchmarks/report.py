@@ -104,6 +104,27 @@ def _memory_lines(row: dict[str, Any]) -> list[str]:
     ]
 
 
+def _shards_lines(rows: list[dict[str, Any]]) -> list[str]:
+    one = next((r.get("msg_s") for r in rows if r.get("processes") == 1), None)
+    lines = [
+        (
+            "| # | deployment (1 reading/msg) | loss-free msg/s | vs 1 process "
+            "| CPU s / 1k readings (all shards) | (PostgreSQL) | steps |"
+        ),
+        "|---|---|---:|---:|---:|---:|---|",
+    ]
+    for r in rows:
+        ratio = f"{r['msg_s'] / one:.2f}×" if r.get("msg_s") and one else "–"
+        steps = ", ".join(
+            f"{s['offered_msg_s']:g}{'✓' if s['ok'] else '✗'}" for s in r.get("steps", [])
+        )
+        lines.append(
+            f"| 7 | {r['row']} | {_num(r.get('msg_s'))} | {ratio} | {_cpu(r, 'consumer')} "
+            f"| {_cpu(r, 'postgres')} | {steps} |"
+        )
+    return lines
+
+
 def markdown(results: dict[str, Any]) -> str:
     """All measured rows as Markdown tables, with the run's conditions."""
     out = [f"Run: {results['mode']} mode, {results['started']}, {results['elapsed_s']} s.", ""]
@@ -115,6 +136,8 @@ def markdown(results: dict[str, Any]) -> str:
         out += [*_seismic_lines(results["seismic"]), ""]
     if results.get("memory"):
         out += [*_memory_lines(results["memory"]), ""]
+    if results.get("shards"):
+        out += [*_shards_lines(results["shards"]), ""]
     for p in results.get("profile", []):
         if "self_pct" not in p:
             out += [f"Profile skipped: {p.get('skipped')}", ""]

@@ -19,9 +19,10 @@ from tests.benchmarks.memory import memory_row
 from tests.benchmarks.profiling import profile_ingest
 from tests.benchmarks.seismic import seismic_row
 from tests.benchmarks.services import services
+from tests.benchmarks.shards import shards_row
 from tests.benchmarks.throughput import Pace
 
-ROWS = ("ceiling", "kuzet", "naive", "latency", "seismic", "memory")
+ROWS = ("ceiling", "kuzet", "naive", "latency", "seismic", "memory", "shards")
 OPTIONAL_ROWS = ("profile",)
 
 
@@ -145,6 +146,10 @@ def run_suite(opts: Options) -> dict[str, Any]:
             t0 = time.monotonic()
             results["memory"] = memory_row(svc, opts.workdir, quick=opts.plan.name == "quick")
             timed("memory", t0)
+        if "shards" in rows:
+            t0 = time.monotonic()
+            results["shards"] = shards_row(svc, opts.workdir, opts.plan.pace, start=STARTS.kuzet[1])
+            timed("shards", t0)
         if "profile" in rows:
             t0 = time.monotonic()
             results["profile"] = [

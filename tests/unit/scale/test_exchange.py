@@ -22,6 +22,8 @@ PICK = Pick("SEIS-07", T, 5.2, 31.5, 0.012, 1.5, "z", final=False)
         ShardMessage(0, (), {"SEIS-03": T}, AirFlags({"pm25_24h": {"AIR-01": True}}, T)),
         # air flags of a shard whose stations are all below their rules
         ShardMessage(2, (), {}, AirFlags({"pm25_1h": {"AIR-02": False}}, T)),
+        # with the sender's send time (receivers drop a stale backlog of picks by it)
+        ShardMessage(0, (PICK,), {}, None, sent_at=T),
         # the final report of a pick (its amplitude window complete)
         ShardMessage(2, (PICK, Pick("SEIS-07", T, 9.9, 80.0, 0.5, 3.0, "x", final=True))),
     ],
