@@ -77,6 +77,15 @@ class Daemon:
         async with aiohttp.ClientSession() as s, s.get(url) as r:
             return "kuzet_shard_leader 1.0" in await r.text()
 
+    async def metric(self, name: str) -> float:
+        """One unlabelled sample of the process's /metrics."""
+        url = f"http://127.0.0.1:{self.port}/metrics"
+        async with aiohttp.ClientSession() as s, s.get(url) as r:
+            text = await r.text()
+        return sum(
+            float(line.split()[1]) for line in text.splitlines() if line.split(" ")[0] == name
+        )
+
     async def kill(self) -> None:
         """kill -9: no flush, no goodbye."""
         assert self.proc is not None
@@ -103,7 +112,7 @@ class Cluster:
 def daemon_env(
     database_url: str, mqtt_url: str, prefix: str, webhook: str, shard: tuple[int, int]
 ) -> dict[str, str]:
-    """The environment of one `kuzet run` (bundled stations, no config file)."""
+    """The environment of one `kuzet run` (bundled stations)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("KUZET_")}
     env.update(
         {
@@ -122,15 +131,27 @@ def daemon_env(
 
 @contextlib.asynccontextmanager
 async def cluster(
-    database_url: str, mqtt_url: str, prefix: str, count: int, logs: Path
+    database_url: str,
+    mqtt_url: str,
+    prefix: str,
+    count: int,
+    logs: Path,
+    config: str = "",
 ) -> AsyncIterator[Cluster]:
-    """`count` shard processes of one deployment, ready; stopped with SIGTERM on exit."""
+    """`count` shard processes of one deployment, ready; stopped with SIGTERM on exit.
+
+    `config` is the TOML file of every process (none when empty).
+    """
     async with webhook_receiver() as receiver:
         group = Cluster(database_url, prefix, receiver)
+        path = logs / f"{prefix}.toml"
+        path.write_text(config, encoding="utf-8")
         for index in range(count):
             port = free_port()
             env = daemon_env(database_url, mqtt_url, prefix, receiver.url, (index, count))
             env["KUZET_HTTP_LISTEN"] = f"127.0.0.1:{port}"
+            if config:
+                env["KUZET_CONFIG"] = str(path)
             group.daemons.append(Daemon(env, logs / f"{prefix}-{index}.log", port))
         try:
             await asyncio.gather(*(d.start() for d in group.daemons))
@@ -239,9 +260,33 @@ async def publish_all(
                 return
 
 
+# Per mode: the configuration of every process (the single one ignores `subscribe`), and the
+# rejections the shards record. Per-station subscriptions receive neither a malformed topic
+# nor an unknown station, which is why that mode needs `reject`.
+MODES = {
+    "wildcard": ("", ["bad_topic", "invalid_json", "out_of_range"]),
+    "stations": (
+        '[shard]\nsubscribe = "stations"\n[ingest]\nunknown_stations = "reject"\n',
+        ["invalid_json", "out_of_range"],
+    ),
+}
+
+
+def comparable(snap: dict[str, Any], mode: str) -> dict[str, Any]:
+    """What must be equal in a mode: everything, but rejections only where both receive."""
+    return {k: v for k, v in snap.items() if mode == "wildcard" or k != "rejected"}
+
+
+@pytest.mark.parametrize("mode", list(MODES))
 async def test_three_shards_with_a_kill_store_and_alert_as_one_process(
-    pg_server_url: str, database_url: str, mqtt_url: str, topic_prefix: str, tmp_path: Path
+    pg_server_url: str,
+    database_url: str,
+    mqtt_url: str,
+    topic_prefix: str,
+    tmp_path: Path,
+    mode: str,
 ) -> None:
+    config, shard_rejections = MODES[mode]
     # the input really is spread: every shard owns air stations, and hot ones
     assert {shard_of(s, SHARDS) for s in HOT} == set(range(SHARDS))
     t0 = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(hours=3)
@@ -250,8 +295,8 @@ async def test_three_shards_with_a_kill_store_and_alert_as_one_process(
     one_prefix, many_prefix = f"{topic_prefix}o", f"{topic_prefix}m"
     with temporary_database(pg_server_url) as one_url:
         async with (
-            cluster(one_url, mqtt_url, one_prefix, 1, tmp_path) as one,
-            cluster(database_url, mqtt_url, many_prefix, SHARDS, tmp_path) as many,
+            cluster(one_url, mqtt_url, one_prefix, 1, tmp_path, config) as one,
+            cluster(database_url, mqtt_url, many_prefix, SHARDS, tmp_path, config) as many,
         ):
             await publish_all(mqtt_url, [one_prefix, many_prefix], items, on=kill_after)
             # the leader: its stations, its session and the city-wide rules must survive
@@ -261,12 +306,16 @@ async def test_three_shards_with_a_kill_store_and_alert_as_one_process(
             await publish_all(mqtt_url, [one_prefix, many_prefix], items[kill_after + 1 :])
             # the killed shard's messages wait in its persistent session meanwhile
             await leader[0].start()
-            expected_rows = READINGS * len(STATIONS) + 1  # + the auto-registered sensor
+            # + the auto-registered sensor in `accept` mode
+            expected_rows = READINGS * len(STATIONS) + (1 if mode == "wildcard" else 0)
 
             last: list[dict[str, Any]] = []
 
             async def alike() -> bool:
-                last[:] = [await snapshot(one_url), await snapshot(database_url)]
+                last[:] = [
+                    comparable(await snapshot(one_url), mode),
+                    comparable(await snapshot(database_url), mode),
+                ]
                 return len(last[0]["readings"]) == expected_rows and last[0] == last[1]
 
             with contextlib.suppress(AssertionError):
@@ -281,18 +330,18 @@ async def test_three_shards_with_a_kill_store_and_alert_as_one_process(
                 )
 
             await wait_for(notified, timeout=20, what="the same notifications")
-    assert sharded == single
+            skipped = [await d.metric("kuzet_shard_skipped_messages_total") for d in many.daemons]
+    assert comparable(sharded, mode) == comparable(single, mode)
+    # wildcard shards receive the others' messages and skip them; per-station ones never see them
+    assert (sum(skipped) > 0) if mode == "wildcard" else (sum(skipped) == 0), skipped
     # nothing vacuous: the hot stations and the city fired, once each
     keys = [key for key, *_ in sharded["alerts"]]
     assert {f"pm25_1h:{s}" for s in HOT} <= set(keys)
     assert any(k.startswith("pm25_1h_city") for k in keys)
     assert len(keys) == len(set(keys))
     assert len(sharded["notifications"]) == len(set(sharded["notifications"]))
-    assert sorted(r for _, r in sharded["rejected"]) == [
-        "bad_topic",
-        "invalid_json",
-        "out_of_range",
-    ]
+    assert sorted(r for _, r in sharded["rejected"]) == shard_rejections
+    assert set(sharded["rejected"]) <= set(single["rejected"])
     counts = delivered(many.receiver)
     assert all(n == 1 for n in counts.values())
     assert counts == delivered(one.receiver)
