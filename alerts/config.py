@@ -121,7 +121,9 @@ class AlertSettings(_Frozen):
         (from the stations file) for rules marked `station_levels`, then the rule's own.
         """
         settings = self.rules.get(name)
-        key = (name, station_id, station_levels)
+        # Stations without levels of their own share one spec: the memo stays O(rules).
+        own = settings is not None and station_id is not None and station_id in settings.stations
+        key = (name, station_id if own else None, station_levels)
         built = self._rules_built.get(key)
         if built is not None and built[0] is settings and built[1] == self.hysteresis:
             return built[2]
