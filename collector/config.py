@@ -212,6 +212,10 @@ class ShardSettings(_Frozen):
     # work; receive cost × count). stations: one subscription per owned station of the
     # stations file (receive cost / count; needs ingest.unknown_stations = "reject").
     subscribe: Literal["wildcard", "stations"] = "wildcard"
+    # Base URLs of the shards' HTTP servers, by index (e.g. the StatefulSet's pod DNS names):
+    # per-station API requests for another shard's station are answered by that shard.
+    # Empty: each replica answers from its own memory.
+    peers: list[str] = Field(default_factory=list)
 
     @model_validator(mode="before")
     @classmethod
@@ -231,6 +235,11 @@ class ShardSettings(_Frozen):
     def _check_index(self) -> ShardSettings:
         if self.index is not None and self.index >= self.count:
             raise ValueError(f"index {self.index} must be below count {self.count}")
+        if self.peers and len(self.peers) != self.count:
+            raise ValueError(f"peers lists {len(self.peers)} URLs for {self.count} shards")
+        for url in self.peers:
+            if not url.startswith(("http://", "https://")):
+                raise ValueError(f"peer {url!r} is not an http(s) URL")
         return self
 
     @property
@@ -280,6 +289,7 @@ ENV_KEYS: Mapping[str, str] = {
     "KUZET_MAX_AGE": "ingest.max_age",
     "KUZET_SHARD_COUNT": "shard.count",
     "KUZET_SHARD_INDEX": "shard.index",
+    "KUZET_SHARD_PEERS": "shard.peers",
 }
 
 
@@ -296,7 +306,7 @@ def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
 
 
 def _env_value(name: str, raw: str) -> Any:
-    if name == "KUZET_WEBHOOK_URL":
+    if name in ("KUZET_WEBHOOK_URL", "KUZET_SHARD_PEERS"):
         return [u.strip() for u in raw.split(",") if u.strip()]
     if name == "KUZET_LOG_LEVEL":
         return raw.strip().lower()

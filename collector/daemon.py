@@ -35,6 +35,7 @@ from collector.metrics import Metrics
 from collector.models import Feed
 from collector.mqtt import MqttSource
 from collector.openapi import add_openapi_routes
+from collector.shardapi import forwarding
 from collector.sharding import (
     Sharding,
     shard_mqtt,
@@ -184,6 +185,7 @@ class Daemon:
                 add_push_routes,
                 operator_routes(operator),
                 add_openapi_routes,
+                forwarding(self.settings.shard.shard, self.settings.shard.peers),
             ],
         )
         runner = web.AppRunner(app, access_log=None, handle_signals=False)

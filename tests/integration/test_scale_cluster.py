@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import signal
 import sys
@@ -86,6 +87,13 @@ class Daemon:
             float(line.split()[1]) for line in text.splitlines() if line.split(" ")[0] == name
         )
 
+    async def get(self, path: str) -> Any:
+        """GET a JSON document from the process's API."""
+        url = f"http://127.0.0.1:{self.port}{path}"
+        async with aiohttp.ClientSession() as s, s.get(url) as r:
+            assert r.status == 200, (url, r.status, await r.text())
+            return await r.json()
+
     async def kill(self) -> None:
         """kill -9: no flush, no goodbye."""
         assert self.proc is not None
@@ -136,22 +144,23 @@ async def cluster(
     prefix: str,
     count: int,
     logs: Path,
-    config: str = "",
+    config: tuple[str, str] = ("", ""),
 ) -> AsyncIterator[Cluster]:
     """`count` shard processes of one deployment, ready; stopped with SIGTERM on exit.
 
-    `config` is the TOML file of every process (none when empty).
+    `config` is (more keys of `[shard]`, more sections) of the TOML file every process reads;
+    `shard.peers` lists the processes' HTTP servers.
     """
     async with webhook_receiver() as receiver:
         group = Cluster(database_url, prefix, receiver)
+        ports = [free_port() for _ in range(count)]
+        peers = json.dumps([f"http://127.0.0.1:{port}" for port in ports])
         path = logs / f"{prefix}.toml"
-        path.write_text(config, encoding="utf-8")
-        for index in range(count):
-            port = free_port()
+        path.write_text(f"[shard]\npeers = {peers}\n{config[0]}{config[1]}", encoding="utf-8")
+        for index, port in enumerate(ports):
             env = daemon_env(database_url, mqtt_url, prefix, receiver.url, (index, count))
             env["KUZET_HTTP_LISTEN"] = f"127.0.0.1:{port}"
-            if config:
-                env["KUZET_CONFIG"] = str(path)
+            env["KUZET_CONFIG"] = str(path)
             group.daemons.append(Daemon(env, logs / f"{prefix}-{index}.log", port))
         try:
             await asyncio.gather(*(d.start() for d in group.daemons))
@@ -264,12 +273,14 @@ async def publish_all(
 # rejections the shards record. Per-station subscriptions receive neither a malformed topic
 # nor an unknown station, which is why that mode needs `reject`.
 MODES = {
-    "wildcard": ("", ["bad_topic", "invalid_json", "out_of_range"]),
+    "wildcard": (("", ""), ["bad_topic", "invalid_json", "out_of_range"]),
     "stations": (
-        '[shard]\nsubscribe = "stations"\n[ingest]\nunknown_stations = "reject"\n',
+        ('subscribe = "stations"\n', '[ingest]\nunknown_stations = "reject"\n'),
         ["invalid_json", "out_of_range"],
     ),
 }
+# One station per shard: the per-station API must answer alike on every shard.
+API_STATIONS = ["AIR-01", "AIR-03", "AIR-08"]
 
 
 def comparable(snap: dict[str, Any], mode: str) -> dict[str, Any]:
@@ -331,9 +342,17 @@ async def test_three_shards_with_a_kill_store_and_alert_as_one_process(
 
             await wait_for(notified, timeout=20, what="the same notifications")
             skipped = [await d.metric("kuzet_shard_skipped_messages_total") for d in many.daemons]
+            api_one = [await one.daemons[0].get(f"/api/v1/air/{s}") for s in API_STATIONS]
+            api_many = [
+                [await d.get(f"/api/v1/air/{s}") for s in API_STATIONS] for d in many.daemons
+            ]
     assert comparable(sharded, mode) == comparable(single, mode)
     # wildcard shards receive the others' messages and skip them; per-station ones never see them
     assert (sum(skipped) > 0) if mode == "wildcard" else (sum(skipped) == 0), skipped
+    # a station's means and AQI are the same whichever shard is asked (its owner answers)
+    assert {shard_of(s, SHARDS) for s in API_STATIONS} == set(range(SHARDS))
+    assert all(a["pm25"]["mean_1h"] is not None for a in api_one)
+    assert api_many == [api_one] * SHARDS
     # nothing vacuous: the hot stations and the city fired, once each
     keys = [key for key, *_ in sharded["alerts"]]
     assert {f"pm25_1h:{s}" for s in HOT} <= set(keys)
