@@ -63,7 +63,7 @@ _SEVERITIES: Final[Mapping[Severity, str]] = {
 # Characters XML 1.0 cannot carry at all (ElementTree would write them and break the document).
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 # CAP 1.2 §3.2.1: identifier, sender and references exclude spaces, commas, `<` and `&`.
-_CAP_TOKEN = re.compile(r"^[^\s,<&]+$")
+_CAP_TOKEN = re.compile(r"[^\s,<&]+")
 _EARTH_RADIUS_KM = 6371.0088
 
 
@@ -89,7 +89,7 @@ class CapSettings(BaseModel):
     @field_validator("sender", "identifier_prefix")
     @classmethod
     def _cap_token(cls, value: str | None) -> str | None:
-        if value is not None and not _CAP_TOKEN.match(value):
+        if value is not None and not _CAP_TOKEN.fullmatch(value):
             raise ValueError("must not contain spaces, commas, '<' or '&' (CAP 1.2)")
         return value
 

@@ -171,7 +171,7 @@ def check_station_id(value: object) -> str:
     Raises:
         FormatError: missing or not a valid id.
     """
-    if not isinstance(value, str) or STATION_ID.match(value) is None:
+    if not isinstance(value, str) or STATION_ID.fullmatch(value) is None:
         raise FormatError(f"station_id: not a valid station id: {value!r}")
     return value
 

@@ -128,6 +128,12 @@ class Metrics:
             buckets=_LATENCY_BUCKETS,
             registry=r,
         )
+        self.seismic_shed = Counter(
+            "kuzet_seismic_packets_shed",
+            "Seismic packets not analysed because they waited longer than the stage's lag bound"
+            " (stored all the same): the process is overloaded and early warning degraded.",
+            registry=r,
+        )
         self.mqtt_connected = Gauge(
             "kuzet_mqtt_connected", "1 while connected to the MQTT broker.", registry=r
         )

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import heapq
 import logging
 import math
 import time
-from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -32,6 +32,11 @@ CITY = (43.238, 76.889)
 CITY_AREA = "Almaty"
 # spec §6: a station's PGA alerts only if no event explains it within 10 s.
 PGA_QUIET = timedelta(seconds=10)
+# How long after a second of data its packet arrives when live (a 1 s packet, plus transport).
+# Data older than this on arrival is late (a backlog, a replay): its quiet period is then
+# counted from receipt, so that the other stations' packets of the same seconds, arriving
+# about as late, get the same 10 s to declare the event that explains it.
+LIVE_LAG = timedelta(seconds=2)
 EXPIRE_EVERY_S = 1.0
 # Overflow policy of the stage queue (docs/performance.md, finding 5). The queue is bounded
 # by count (`queue_size`: `put` waits, backpressure to MQTT, as for the writers), which alone
@@ -65,11 +70,18 @@ class RemotePicks:
     sent_at: datetime | None = None
 
 
-@dataclass(slots=True)
+@dataclass(order=True, slots=True)
 class _PendingPga:
-    station: Station
-    pga: SecondPga
-    received_at: datetime
+    due: datetime
+    seq: int
+    station: Station = field(compare=False)
+    pga: SecondPga = field(compare=False)
+    received_at: datetime = field(compare=False)
+
+
+def pga_due(second: datetime, received_at: datetime) -> datetime:
+    """When a second's PGA is judged: PGA_QUIET after it, or after its receipt if it came late."""
+    return max(second, received_at - LIVE_LAG) + PGA_QUIET
 
 
 def azimuth_deg(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
@@ -145,7 +157,9 @@ class SeismicStage:
         self._shed_logged = (0, 0.0)
         self._detectors: dict[str, StationDetector] = {}
         self._associator = Associator()
-        self._pending_pga: deque[_PendingPga] = deque()
+        # a heap by due time: late data is due later than live data queued after it
+        self._pending_pga: list[_PendingPga] = []
+        self._pga_seq = 0
         self._queue: asyncio.Queue[tuple[SeismicPacket | RemotePicks, datetime, float]] = (
             asyncio.Queue(maxsize=queue_size)
         )
@@ -194,6 +208,7 @@ class SeismicStage:
         if now - mono <= self._max_lag_s:
             return False
         self.shed += 1
+        self._metrics.seismic_shed.inc()
         count, at = self._shed_logged
         if now - at >= SHED_LOG_EVERY_S:
             logger.warning(
@@ -240,7 +255,11 @@ class SeismicStage:
                 for update in updates:
                     await self._event(update.event, update.change, received_at, mono)
         for second in result.pga:
-            self._pending_pga.append(_PendingPga(station, second, received_at))
+            self._pga_seq += 1
+            due = pga_due(second.second, received_at)
+            heapq.heappush(
+                self._pending_pga, _PendingPga(due, self._pga_seq, station, second, received_at)
+            )
         if self._peers is not None and position is not None:
             # After the picks: a peer must not learn the extent before the picks within it.
             self._peers.picks(result.picks)
@@ -311,8 +330,8 @@ class SeismicStage:
 
     async def _check_pga(self, now: datetime) -> None:
         """Raise `station_pga` for seconds no event explained within PGA_QUIET."""
-        while self._pending_pga and self._pending_pga[0].pga.second + PGA_QUIET <= now:
-            item = self._pending_pga.popleft()
+        while self._pending_pga and self._pending_pga[0].due <= now:
+            item = heapq.heappop(self._pending_pga)
             rule = self._alerts.rule("station_pga", item.station.id)
             if rule is None or item.station.lat is None or item.station.lon is None:
                 continue

@@ -7,7 +7,7 @@ import zlib
 from dataclasses import dataclass
 
 # A StatefulSet pod is named `<statefulset>-<ordinal>` and that is its hostname.
-_ORDINAL = re.compile(r"-(\d+)$")
+_ORDINAL = re.compile(r"-(\d+)\Z")
 
 
 def shard_of(key: str, count: int) -> int:

@@ -398,6 +398,8 @@ def test_empty_feed_is_dated_now() -> None:
     ("section", "problem"),
     [
         ({"sender": "ops, kuzet"}, "cap.sender"),  # CAP forbids commas and spaces in sender
+        ({"sender": "ops@kuzet\n"}, "cap.sender"),  # nor a trailing newline (a `$` would pass it)
+        ({"identifier_prefix": "a<b"}, "cap.identifier_prefix"),  # '<' would break the XML token
         ({"time_zone": "Mars/Olympus"}, "cap.time_zone"),  # an unknown zone
         ({"city_radius_km": 0}, "cap.city_radius_km"),  # a circle needs a radius
         ({"colour": "red"}, "cap.colour"),  # a typo is an error, not a silent default

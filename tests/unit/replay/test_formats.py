@@ -121,6 +121,8 @@ def test_native_payload_decodes_to_the_same_reading(reading: Reading) -> None:
         ({"feed": "water", "station_id": "A", "ts": "2026-01-10T08:00:00Z"}, "feed"),
         # Station ids become topic levels: no slash, no wildcard.
         ({"feed": "air", "station_id": "A/1", "ts": "2026-01-10T08:00:00Z", "pm25": 1}, "station"),
+        # A trailing newline passes a `$`-anchored pattern; a topic level must not hold one.
+        ({"feed": "air", "station_id": "A\n", "ts": "2026-01-10T08:00:00Z", "pm25": 1}, "station"),
         # The daemon refuses offset-less times; replay says so before publishing.
         ({"feed": "air", "station_id": "A", "ts": "2026-01-10T08:00:00", "pm25": 1}, "offset"),
         # A reading without any measurement would be refused as schema by the daemon.
