@@ -18,6 +18,8 @@ EVENTS: Final = ("firing", "escalated", "repeat", "resolved")
 _AIR_RULES = ("pm25_24h", "pm25_1h", "no2_1h", "no2_24h", "aqi")
 _GEO_RULES = ("earthquake", "station_pga", "lake_level", "lake_rise", "lake_outburst")
 RULES: Final = (*_AIR_RULES, *_GEO_RULES, "station_stale")
+# The default city-wide rules (alerts.config: `alerts.city`), named `<station rule>_city`.
+CITY_RULES: Final = ("pm25_1h_city", "pm25_24h_city")
 SEVERITIES: Final = ("info", "warning", "critical")
 AQI_CATEGORIES: Final = tuple(c.value for c in AqiCategory)
 DIRECTIONS: Final = ("N", "NE", "E", "SE", "S", "SW", "W", "NW")
@@ -158,7 +160,7 @@ class Catalogue(BaseModel):
             "directions": (self.directions, (*DIRECTIONS, "unknown")),
             "lists": (self.lists, ("and",)),
             "labels": (self.labels, ("exercise",)),
-            "rules": (self.rules, RULES),
+            "rules": (self.rules, (*RULES, *CITY_RULES)),
             "rule_names": (self.rule_names, tuple(self.rules)),
         }
         problems = []

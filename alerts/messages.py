@@ -331,7 +331,13 @@ class Messages:
             out["severity"] = self.severity(str(p["severity"]), lang)
         unit = p.get("unit", DEFAULT_UNITS.get(rule, ""))
         out["unit"] = self.unit(str(unit), lang) if unit else ""
-        out |= {name: self._number(rule, name, p[name], lang) for name in NUMERIC if name in p}
+        # counts (city-wide rules count stations) have no decimals, whatever the rule
+        counted = str(unit) == "stations"
+        out |= {
+            name: self._number(rule, name, p[name], lang, whole=counted)
+            for name in NUMERIC
+            if name in p
+        }
         if (lead := _to_decimal(p.get("lead_s"), lang)) is not None and lead < 1:
             del out["lead_s"]  # strong shaking is already there: no countdown
         if "category" in p:
@@ -379,7 +385,9 @@ class Messages:
             return areas[name]
         return name
 
-    def _number(self, rule: str, name: str, value: object, lang: Lang) -> str:
+    def _number(
+        self, rule: str, name: str, value: object, lang: Lang, *, whole: bool = False
+    ) -> str:
         if isinstance(value, timedelta) or name in SECONDS_AS_DURATION.get(rule, ()):
             return self._duration(value, lang)
         number = _to_decimal(value, lang)
@@ -388,6 +396,8 @@ class Messages:
                 return value  # already formatted by the caller ("VI", "n/a")
             raise PlaceholderValueError(f"{name}: not a number: {value!r}")
         digits = self.digits.get(rule, {}).get(name, DEFAULT_DIGITS[name])
+        if whole and name in ("value", "threshold"):
+            digits = 0
         return _format_decimal(number, lang, digits, trim=name == "threshold")
 
     def _duration(self, value: object, lang: Lang) -> str:

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from alerts.catalogue import (
+    CITY_RULES,
     EVENTS,
     LANGS,
     RULES,
@@ -124,6 +125,24 @@ TYPICAL: dict[str, dict[str, Any]] = {
         "threshold": 2,
         "severity": "critical",
     },
+    # seven stations over the one-time limit at once (a city-wide alert from five)
+    "pm25_1h_city": {
+        "station": "Almaty",
+        "area": "Almaty",
+        "value": 7.0,
+        "threshold": 5.0,
+        "unit": "stations",
+        "severity": "warning",
+    },
+    # five stations over the daily limit: the city-wide threshold itself
+    "pm25_24h_city": {
+        "station": "Almaty",
+        "area": "Almaty",
+        "value": 5.0,
+        "threshold": 5.0,
+        "unit": "stations",
+        "severity": "warning",
+    },
     # a 300 s sensor silent for 19 min (allowed gap 15 min)
     "station_stale": {
         "station": _names("Aynabulak", "мкр Айнабулак", "Айнабұлақ шағынауданы"),
@@ -139,13 +158,13 @@ TYPICAL: dict[str, dict[str, Any]] = {
 
 
 def test_every_rule_in_the_spec_has_templates() -> None:
-    # spec §6 rule table: no rule may silently fall back to [generic]
-    assert set(MESSAGES.catalogue("en").rules) == set(RULES)
+    # spec §6 rule table and the default city-wide rules: none may fall back to [generic]
+    assert set(MESSAGES.catalogue("en").rules) == {*RULES, *CITY_RULES}
 
 
 @pytest.mark.parametrize("lang", LANGS)
 @pytest.mark.parametrize("event", EVENTS)
-@pytest.mark.parametrize("rule", RULES)
+@pytest.mark.parametrize("rule", [*RULES, *CITY_RULES])
 def test_every_rule_event_and_language_renders(rule: str, event: str, lang: Lang) -> None:
     # each rule × event × language renders from typical values: nothing left unfilled,
     # summary fits a push/SMS display, description 2-3 sentences, instruction present
@@ -219,6 +238,12 @@ def test_format_number_refuses_booleans() -> None:
         ("aqi", {"value": 187.4, "threshold": 151}, ("is 187,", "AQI — 187,", "(AQI) — 187,")),
         # numeric strings from annotations are reformatted per language
         ("no2_1h", {"value": "212.44", "threshold": "200"}, ("212.4 µg/m³", "212,4", "200 мкг")),
+        # a count of stations is a whole number, whichever rule counts them
+        (
+            "pm25_1h_city",
+            {"value": 7.0, "threshold": 5.0, "unit": "stations"},
+            ("at 7 monitoring", "постов: 7)", "мезгілде 7 бақылау"),
+        ),
     ],
 )
 def test_numbers_in_messages_follow_the_language(
