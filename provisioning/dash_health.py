@@ -149,6 +149,17 @@ def build() -> Json:
             description="Messages waiting for the database writer; a full queue makes the MQTT "
             "loop wait (ingest.queue_size, default 10000).",
         ),
+        timeseries(
+            "Seismic packets shed",
+            promql(
+                f"sum by (instance) (increase(kuzet_seismic_packets_shed_total{{{SEL}}}{RATE}))",
+                legend="{{instance}}",
+            ),
+            draw="bars",
+            description="Packets the seismic stage skipped because they waited over 3 s "
+            "(stored all the same): anything above zero means early warning is degraded "
+            "(RUNBOOK.md#kuzetseismicshedding).",
+        ),
         Row("Database"),
         _latency_panel(
             "Database write latency",
