@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import FrozenInstanceError
-from datetime import timedelta
-from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -19,142 +17,10 @@ from alerts.catalogue import (
     PlaceholderValueError,
     RenderError,
 )
-from alerts.messages import (
-    Messages,
-    format_duration,
-    format_number,
-    load_messages,
-)
+from alerts.messages import Messages, load_messages
 from collector.models import Feed
 from collector.stations import load_stations
-
-MESSAGES = load_messages()
-DURATION = timedelta(hours=3, minutes=20)
-
-
-def _names(en: str, ru: str, kk: str) -> dict[str, str]:
-    return {"en": en, "ru": ru, "kk": kk}
-
-
-# Long real names from stations.toml, so the length limits are checked on the hard cases.
-AIRPORT = {
-    "station": _names(
-        "Almaty International Airport (Maylin St)",
-        "Международный аэропорт Алматы (ул. Майлина)",
-        "Алматы халықаралық әуежайы (Майлин көшесі)",
-    ),
-    "station_id": "AIR-16",
-    "area": "Turksib",
-}
-LAKE_13BIS = {
-    "station": _names(
-        "Lake No. 13-bis (Bolshaya Almatinka)",
-        "озеро №13-бис (Большая Алматинка)",
-        "№13-бис көл (Үлкен Алматы)",
-    ),
-    "station_id": "LAKE-14",
-    "area": "Bolshaya Almatinka",
-}
-
-TYPICAL: dict[str, dict[str, Any]] = {
-    # PM2.5 24 h mean just over the 35 µg/m³ daily limit
-    "pm25_24h": {**AIRPORT, "value": 41.24, "threshold": 35, "severity": "warning"},
-    # PM2.5 1 h mean over the 160 µg/m³ one-time limit on a winter smog night
-    "pm25_1h": {**AIRPORT, "value": 182.6, "threshold": 160, "severity": "critical"},
-    # NO2 1 h mean over the 200 µg/m³ one-time limit
-    "no2_1h": {**AIRPORT, "value": 212.4, "threshold": 200, "severity": "critical"},
-    # NO2 24 h mean over the 40 µg/m³ daily limit
-    "no2_24h": {**AIRPORT, "value": 48.7, "threshold": 40, "severity": "warning"},
-    # NowCast AQI in "Unhealthy"
-    "aqi": {
-        **AIRPORT,
-        "value": 187,
-        "threshold": 151,
-        "category": "unhealthy",
-        "severity": "warning",
-    },
-    # a Chilik-zone event: M5.8 86 km south-east, intensity 6 in the city, 18 s of warning
-    "earthquake": {
-        "station": "Almaty",
-        "area": "Almaty",
-        "station_id": "EQ-20260110-0412",
-        "magnitude": 5.8,
-        "intensity": 6,
-        "lead_s": 18,
-        "distance_km": 86,
-        "direction": "SE",
-        "severity": "critical",
-    },
-    # one station above 25 gal without an associated event
-    "station_pga": {
-        "station": _names("Talgar Gorge", "Талгарское ущелье", "Талғар шатқалы"),
-        "station_id": "SEIS-15",
-        "area": "Almaty",
-        "value": 31.5,
-        "threshold": 25,
-        "unit": "gal",
-        "severity": "warning",
-    },
-    # a hazardous lake above its critical mark
-    "lake_level": {
-        **LAKE_13BIS,
-        "value": 4.35,
-        "threshold": 4.2,
-        "unit": "m",
-        "severity": "critical",
-    },
-    # the same lake rising at 0.62 m/h
-    "lake_rise": {
-        **LAKE_13BIS,
-        "value": 0.62,
-        "threshold": 0.5,
-        "unit": "m/h",
-        "severity": "warning",
-    },
-    # a surge at the gauge below the Aksai lakes
-    "lake_outburst": {
-        "station": _names(
-            "Aksai River gauge (gorge outlet)",
-            "гидропост р. Аксай (выход из ущелья)",
-            "Ақсай өзені гидробекеті (шатқал шығысы)",
-        ),
-        "station_id": "LAKE-11",
-        "area": "Aksai",
-        "downstream": ["Aksai"],
-        "value": 2.4,
-        "threshold": 2,
-        "severity": "critical",
-    },
-    # seven stations over the one-time limit at once (a city-wide alert from five)
-    "pm25_1h_city": {
-        "station": "Almaty",
-        "area": "Almaty",
-        "value": 7.0,
-        "threshold": 5.0,
-        "unit": "stations",
-        "severity": "warning",
-    },
-    # five stations over the daily limit: the city-wide threshold itself
-    "pm25_24h_city": {
-        "station": "Almaty",
-        "area": "Almaty",
-        "value": 5.0,
-        "threshold": 5.0,
-        "unit": "stations",
-        "severity": "warning",
-    },
-    # a 300 s sensor silent for 19 min (allowed gap 15 min)
-    "station_stale": {
-        "station": _names("Aynabulak", "мкр Айнабулак", "Айнабұлақ шағынауданы"),
-        "station_id": "AIR-14",
-        "area": "Zhetysu",
-        "value": 1140,
-        "threshold": 900,
-        "severity": "info",
-    },
-}
-
-# Sentence ends: a stop followed by a capital (or a placeholder, rendered as X) or the end.
+from tests.unit.alerts._typical import DURATION, MESSAGES, TYPICAL, names
 
 
 def test_every_rule_in_the_spec_has_templates() -> None:
@@ -176,127 +42,6 @@ def test_every_rule_event_and_language_renders(rule: str, event: str, lang: Lang
         assert "  " not in text
     assert len(message.summary) <= 200, message.summary
     assert message.summary[-1] in ".!", message.summary
-
-
-@pytest.mark.parametrize(
-    ("value", "lang", "digits", "trim", "expected"),
-    [
-        # English decimal point
-        (41.24, "en", 1, False, "41.2"),
-        # Russian and Kazakh decimal comma
-        (41.24, "ru", 1, False, "41,2"),
-        (41.24, "kk", 1, False, "41,2"),
-        # half up, not half to even (41.25 is exactly representable as text)
-        (41.25, "en", 1, False, "41.3"),
-        (Decimal("0.125"), "ru", 2, False, "0,13"),
-        # thresholds drop trailing zeros
-        (35.0, "ru", 1, True, "35"),
-        (0.5, "kk", 2, True, "0,5"),
-        # fixed decimals for measured values
-        (4, "kk", 2, False, "4,00"),
-        # whole numbers
-        (187.4, "en", 0, False, "187"),
-        # thousands: comma in English from 4 digits, no-break space in ru/kk from 5
-        (12500, "en", 0, False, "12,500"),
-        (12500, "ru", 0, False, "12\u00a0500"),
-        (2025, "kk", 0, False, "2025"),
-        (1234.5, "en", 1, False, "1,234.5"),
-        # no negative zero
-        (-0.04, "en", 1, False, "0.0"),
-        # negative numbers keep their sign
-        (-1.25, "ru", 1, False, "-1,3"),
-        # NaN is never shown as a number
-        (float("nan"), "en", 1, False, "—"),
-    ],
-)
-def test_format_number(value: float, lang: Lang, digits: int, trim: bool, expected: str) -> None:
-    assert format_number(value, lang, digits, trim=trim) == expected
-
-
-def test_format_number_refuses_booleans() -> None:
-    # True is an int in Python, but never a measurement
-    with pytest.raises(PlaceholderValueError):
-        format_number(True, "en")
-
-
-@pytest.mark.parametrize(
-    ("rule", "params", "expected"),
-    [
-        # µg/m³ values with one decimal, thresholds without trailing zeros
-        (
-            "pm25_24h",
-            {"value": 41.24, "threshold": 35.0},
-            ("41.2 µg/m³", "41,2 мкг/м³", "35 мкг/м³"),
-        ),
-        # lake levels in metres with two decimals
-        ("lake_level", {"value": 4.3, "threshold": 4.2}, ("4.30 m", "4,30 м", "4,2 м")),
-        # rise rate in m/h: м/ч in Russian, м/сағ in Kazakh
-        ("lake_rise", {"value": 0.62, "threshold": 0.5}, ("0.62 m/h", "0,62 м/ч", "0,5 м/сағ")),
-        # PGA in gal: Гал in Russian and Kazakh
-        ("station_pga", {"value": 31.46, "threshold": 25}, ("31.5 Gal", "31,5 Гал", "25 Гал")),
-        # AQI is a whole number without a unit
-        ("aqi", {"value": 187.4, "threshold": 151}, ("is 187,", "AQI — 187,", "(AQI) — 187,")),
-        # numeric strings from annotations are reformatted per language
-        ("no2_1h", {"value": "212.44", "threshold": "200"}, ("212.4 µg/m³", "212,4", "200 мкг")),
-        # a count of stations is a whole number, whichever rule counts them
-        (
-            "pm25_1h_city",
-            {"value": 7.0, "threshold": 5.0, "unit": "stations"},
-            ("at 7 monitoring", "постов: 7)", "мезгілде 7 бақылау"),
-        ),
-    ],
-)
-def test_numbers_in_messages_follow_the_language(
-    rule: str, params: dict[str, Any], expected: tuple[str, str, str]
-) -> None:
-    rendered = MESSAGES.render_all(rule, "firing", {**TYPICAL[rule], "unit": None, **params})
-    assert expected[0] in rendered["en"].summary
-    assert expected[1] in rendered["ru"].summary
-    assert expected[2] in rendered["kk"].summary
-
-
-@pytest.mark.parametrize(
-    ("duration", "expected"),
-    [
-        # under a minute has words of its own
-        (timedelta(seconds=59), ("less than a minute", "менее минуты", "бір минуттан аз")),
-        # minutes
-        (timedelta(minutes=45, seconds=59), ("45 min", "45 мин", "45 минут")),
-        # hours and minutes
-        (timedelta(hours=3, minutes=20), ("3 h 20 min", "3 ч 20 мин", "3 сағат 20 минут")),
-        # a zero part is left out
-        (timedelta(hours=3), ("3 h", "3 ч", "3 сағат")),
-        # from a day on, minutes are left out
-        (timedelta(days=2, hours=4, minutes=30), ("2 d 4 h", "2 сут 4 ч", "2 тәулік 4 сағат")),
-        (timedelta(days=1, minutes=5), ("1 d", "1 сут", "1 тәулік")),
-    ],
-)
-def test_format_duration(duration: timedelta, expected: tuple[str, str, str]) -> None:
-    assert tuple(format_duration(duration, lang) for lang in LANGS) == expected
-
-
-def test_negative_durations_are_refused() -> None:
-    # a clock error must not produce "-1 h" in a public notice
-    with pytest.raises(PlaceholderValueError):
-        format_duration(timedelta(minutes=-5), "en")
-
-
-@pytest.mark.parametrize(
-    ("rule", "params", "expected"),
-    [
-        # a duration given in seconds
-        ("pm25_24h", {"duration": 12000}, ("3 h 20 min", "3 ч 20 мин", "3 сағат 20 минут")),
-        # station_stale: value and threshold are seconds of silence, shown as durations
-        ("station_stale", {"value": 1140}, ("for 19 min", "уже 19 мин", "19 минут")),
-    ],
-)
-def test_durations_in_messages(
-    rule: str, params: dict[str, Any], expected: tuple[str, ...]
-) -> None:
-    event = "repeat" if "duration" in params else "firing"
-    rendered = MESSAGES.render_all(rule, event, {**TYPICAL[rule], **params})
-    for lang, fragment in zip(LANGS, expected, strict=True):
-        assert fragment in rendered[lang].summary, rendered[lang].summary
 
 
 def test_generic_fallback_for_an_unknown_rule() -> None:
@@ -574,9 +319,9 @@ def test_summaries_fit_for_every_bundled_station(kind: Feed) -> None:
     rules = {Feed.AIR: AIR_RULES, Feed.LAKE: ("lake_level", "lake_rise", "lake_outburst")}
     too_long = []
     for station in load_stations(None).of_kind(kind):
-        names = _names(station.name, station.name_ru, station.name_kk)
+        localized = names(station.name, station.name_ru, station.name_kk)
         for rule in (*rules.get(kind, ("station_pga",)), "station_stale"):
-            params = {**TYPICAL[rule], "station": names, "station_id": station.id}
+            params = {**TYPICAL[rule], "station": localized, "station_id": station.id}
             params |= {"area": station.area, "downstream": station.downstream or None}
             for event in EVENTS:
                 for lang, message in MESSAGES.render_all(
