@@ -10,19 +10,26 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from functools import cache
-from typing import Any, Final
+from typing import Final
 
 import orjson
 from aiohttp import web
 
-from alerts.model import Event, Severity
 from alerts.silences import SilenceState
-from collector.air import AqiCategory
-from collector.lake.evaluate import LakeState
 from collector.models import Feed
-from collector.tracker import StationStatus
+from collector.openapi_schemas import (
+    INT,
+    JSON,
+    STR,
+    TIME,
+    array,
+    obj,
+    one_of,
+    ref,
+    schemas,
+    typed,
+)
 
-JSON = dict[str, Any]
 OPENAPI_PATH: Final = "/api/v1/openapi.json"
 _TAGS: Final = (
     "system",
@@ -35,235 +42,6 @@ _TAGS: Final = (
     "silences",
     "push",
 )
-
-
-def ref(name: str) -> JSON:
-    """A reference to a component schema."""
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _t(kind: str, *, nullable: bool = False, **extra: Any) -> JSON:
-    return {"type": [kind, "null"] if nullable else kind, **extra}
-
-
-def _obj(props: Mapping[str, JSON], required: Sequence[str] = (), *, extra: bool = False) -> JSON:
-    schema: JSON = {"type": "object", "properties": dict(props), "additionalProperties": extra}
-    if required:
-        schema["required"] = list(required)
-    return schema
-
-
-def _enum(values: Sequence[str], *, nullable: bool = False) -> JSON:
-    return {"enum": [*values, None] if nullable else list(values)}
-
-
-def _array(items: JSON) -> JSON:
-    return {"type": "array", "items": items}
-
-
-_STR, _NUM, _INT, _BOOL = _t("string"), _t("number"), _t("integer"), _t("boolean")
-_TIME = _t("string", format="date-time")
-_NTIME, _NNUM = _t("string", nullable=True, format="date-time"), _t("number", nullable=True)
-_NSTR, _NINT = _t("string", nullable=True), _t("integer", nullable=True)
-# Text the database can store (no NUL), and not only white space (collector/api_operator.py).
-_NO_NUL, _NOT_BLANK = r"^[^\u0000]*$", r"^[^\u0000]*\S[^\u0000]*$"
-
-
-def _pollutant(*, nowcast: bool) -> JSON:
-    props = {
-        "mean_1h": _NNUM,
-        "mean_8h": _NNUM,
-        "mean_24h": _NNUM,
-        "aqi": _NINT,
-        "category": _enum([c.value for c in AqiCategory], nullable=True),
-        "limit_multiple": _obj({"kz_one_time": _NNUM, "kz_daily": _NNUM, "who_24h": _NNUM}),
-    }
-    if nowcast:
-        props["nowcast"] = _NNUM
-    return _obj(props, ["mean_1h", "mean_24h", "aqi", "category"])
-
-
-def schemas() -> JSON:
-    """The component schemas."""
-    station_props = {
-        "station_id": _STR,
-        "kind": _enum([f.value for f in Feed]),
-        "name": _STR,
-        "name_ru": _STR,
-        "name_kk": _STR,
-        "lat": _NNUM,
-        "lon": _NNUM,
-        "elevation_m": _NNUM,
-        "district": _STR,
-        "area": _STR,
-        "interval_s": _NUM,
-        "auto_registered": _BOOL,
-        "last_reading_time": _NTIME,
-        "last_received_at": _NTIME,
-        "status": _enum([s.value for s in StationStatus]),
-    }
-    air = {p: _pollutant(nowcast=p != "no2") for p in ("pm25", "pm10", "no2")}
-    daily_value = _obj({"mean": _NNUM, "n": _INT, "completeness": _NUM})
-    alert_props = {
-        "id": _INT,
-        "key": _STR,
-        "rule": _STR,
-        "kind": _STR,
-        "severity": _enum([s.value for s in Severity]),
-        "state": _enum(["firing", "resolved"]),
-        "station_id": _NSTR,
-        "area": _STR,
-        "value": _NNUM,
-        "threshold": _NNUM,
-        "unit": _STR,
-        "started_at": _TIME,
-        "resolved_at": _NTIME,
-        "acked_at": _NTIME,
-        "acked_by": _NSTR,
-        "details": _obj({}, extra=True),
-        "fingerprint": _STR,
-    }
-    notification = _obj(
-        {
-            "id": _INT,
-            "channel": _STR,
-            "target": _STR,
-            "event": _enum([e.value for e in Event]),
-            "status": _enum(["pending", "sent", "failed", "dead", "silenced"]),
-            "attempts": _INT,
-            "created_at": _TIME,
-            "sent_at": _NTIME,
-            "next_attempt_at": _TIME,
-            "last_error": _NSTR,
-        }
-    )
-    # Length limits and "not blank" as the handlers check them (collector/api_operator.py).
-    matcher = _obj(
-        {
-            "name": {**_STR, "minLength": 1, "maxLength": 100, "pattern": _NO_NUL},
-            "value": {**_STR, "maxLength": 1000, "pattern": _NO_NUL},
-            "isRegex": _BOOL,
-            "isEqual": {**_BOOL, "default": True},
-        },
-        ["name", "value", "isRegex"],
-    )
-    silence_fields = {
-        "matchers": {**_array(ref("Matcher")), "minItems": 1, "maxItems": 100},
-        "startsAt": _TIME,
-        "endsAt": {**_TIME, "description": "after startsAt"},
-        "createdBy": {**_STR, "minLength": 1, "maxLength": 200, "pattern": _NOT_BLANK},
-        "comment": {**_STR, "minLength": 1, "maxLength": 2000, "pattern": _NOT_BLANK},
-    }
-    lake_props = {
-        "station_id": _STR,
-        "time": _NTIME,
-        "level_m": _NNUM,
-        "rise_rate_m_h": _NNUM,
-        "state": _enum([s.value for s in LakeState]),
-        "name": _STR,
-        "valley": _STR,
-        "outburst_hazard": _BOOL,
-        "downstream_of": _NSTR,
-        "warning_level_m": _NNUM,
-        "critical_level_m": _NNUM,
-    }
-    event_props = {
-        "event_id": _STR,
-        "detected_at": _TIME,
-        "origin_time": _NTIME,
-        "lat": _NNUM,
-        "lon": _NNUM,
-        "depth_km": _NNUM,
-        "magnitude": _NNUM,
-        "intensity_city": _NNUM,
-        "station_count": _INT,
-        "details": _obj({}, extra=True),
-        "updated_at": _TIME,
-    }
-    return {
-        "Error": _obj({"error": _STR}, ["error"]),
-        "Health": _obj({"status": _enum(["ok"])}, ["status"]),
-        "Readiness": _obj(
-            {"status": _enum(["ready", "not ready"]), "reasons": _array(_STR)}, ["status"]
-        ),
-        "Station": _obj(station_props, ["station_id", "kind", "status"]),
-        "StationList": _obj({"stations": _array(ref("Station")), "count": _INT}),
-        "AirStation": _obj(
-            {"station_id": _STR, "name": _STR, "district": _STR, "time": _NTIME, **air},
-            ["station_id", "time", "pm25", "no2", "pm10"],
-            extra=True,
-        ),
-        "AirAll": _obj(
-            {
-                "time": _TIME,
-                "stations": _array(ref("AirStation")),
-                "city": _obj({"station_count": _INT, **air}),
-                "categories": _array(_obj({"key": _STR, "label": _STR, "aqi_low": _INT})),
-            }
-        ),
-        "AirDaily": _obj(
-            {
-                "station_id": _STR,
-                "time_zone": _STR,
-                "days": _array(
-                    _obj(
-                        {"date": _t("string", format="date"), "n": _INT}
-                        | dict.fromkeys(("pm25", "pm10", "no2"), daily_value)
-                    )
-                ),
-            }
-        ),
-        "Lake": _obj(
-            lake_props, ["station_id", "time", "level_m", "rise_rate_m_h", "state"], extra=True
-        ),
-        "LakeList": _obj({"lakes": _array(ref("Lake")), "count": _INT}),
-        "SeismicEvent": _obj(event_props, ["event_id", "detected_at"], extra=True),
-        "SeismicEventList": _obj({"events": _array(ref("SeismicEvent")), "count": _INT}),
-        "Alert": _obj(alert_props, list(alert_props)),
-        "AlertList": _obj({"alerts": _array(ref("Alert")), "count": _INT}),
-        # Not allOf(Alert, …): Alert forbids additional properties, so no detail matched it.
-        "AlertDetail": _obj(
-            {**alert_props, "notifications": _array(notification)},
-            [*alert_props, "notifications"],
-        ),
-        "AckRequest": _obj(
-            {"by": {**_STR, "minLength": 1, "maxLength": 200, "pattern": _NOT_BLANK}}, ["by"]
-        ),
-        "Matcher": matcher,
-        "PostableSilence": _obj(
-            {"id": {**_STR, "description": "replace this silence"}, **silence_fields},
-            list(silence_fields),
-            extra=True,
-        ),
-        "GettableSilence": _obj(
-            {
-                "id": _STR,
-                "status": _obj({"state": _enum([s.value for s in SilenceState])}, ["state"]),
-                "updatedAt": _TIME,
-                **silence_fields,
-            },
-            ["id", "status", *silence_fields],
-        ),
-        "SilenceCreated": _obj({"silenceID": _STR}, ["silenceID"]),
-        "PushSubscription": _obj(
-            {
-                "endpoint": _t("string", format="uri", maxLength=2048),
-                "keys": _obj({"p256dh": _STR, "auth": _STR}, ["p256dh", "auth"]),
-                "lang": _enum(["kk", "ru", "en"]),
-            },
-            ["endpoint", "keys"],
-            extra=True,
-        ),
-        "PushSaved": _obj(
-            {
-                "endpoint": _STR,
-                "lang": _enum(["kk", "ru", "en"]),
-                "status": _enum(["created", "updated"]),
-            },
-            ["endpoint", "lang", "status"],
-        ),
-        "VapidPublicKey": _obj({"publicKey": _STR}, ["publicKey"]),
-    }
 
 
 _ERRORS: Final[Mapping[str, str]] = {
@@ -321,7 +99,7 @@ def _ok(
 
 
 def _path(name: str, kind: str = "string") -> JSON:
-    return {"name": name, "in": "path", "required": True, "schema": _t(kind)}
+    return {"name": name, "in": "path", "required": True, "schema": typed(kind)}
 
 
 def _query(name: str, schema: JSON, description: str) -> JSON:
@@ -331,11 +109,11 @@ def _query(name: str, schema: JSON, description: str) -> JSON:
 def paths() -> JSON:
     """Every endpoint of the API."""
     by_id, station = [_path("id", "integer")], [_path("station_id")]
-    limit = _query("limit", {**_INT, "minimum": 1, "maximum": 1000, "default": 100}, "most items")
-    days = _query("days", {**_INT, "minimum": 1, "maximum": 366, "default": 7}, "days back")
-    alert_state = {**_enum(["firing", "resolved", "all"]), "default": "firing"}
-    silence_state = _enum([s.value for s in SilenceState])
-    xml = _t("string")
+    limit = _query("limit", {**INT, "minimum": 1, "maximum": 1000, "default": 100}, "most items")
+    days = _query("days", {**INT, "minimum": 1, "maximum": 366, "default": 7}, "days back")
+    alert_state = {**one_of(["firing", "resolved", "all"]), "default": "firing"}
+    silence_state = one_of([s.value for s in SilenceState])
+    xml = typed("string")
     return {
         "/healthz": {"get": _op("system", "Liveness", _ok("running", ref("Health")))},
         "/readyz": {
@@ -345,9 +123,9 @@ def paths() -> JSON:
                 {**_ok("ready", ref("Readiness")), "503": _ok("not", ref("Readiness"))["200"]},
             )
         },
-        "/metrics": {"get": _op("system", "Prometheus metrics", _ok("text", _STR, "text/plain"))},
+        "/metrics": {"get": _op("system", "Prometheus metrics", _ok("text", STR, "text/plain"))},
         OPENAPI_PATH: {
-            "get": _op("system", "This document", _ok("OpenAPI 3.1", _obj({}, extra=True)))
+            "get": _op("system", "This document", _ok("OpenAPI 3.1", obj({}, extra=True)))
         },
         "/api/v1/stations": {
             "get": _op(
@@ -355,7 +133,7 @@ def paths() -> JSON:
                 "Stations with kind, position, last reading time and status",
                 _ok("stations", ref("StationList")),
                 "400",
-                params=[_query("kind", _enum([f.value for f in Feed]), "only this kind")],
+                params=[_query("kind", one_of([f.value for f in Feed]), "only this kind")],
             )
         },
         "/api/v1/air": {
@@ -400,8 +178,8 @@ def paths() -> JSON:
                 _ok("events", ref("SeismicEventList")),
                 "400 503",
                 params=[
-                    _query("limit", {**_INT, "minimum": 1, "maximum": 500, "default": 50}, "most"),
-                    _query("since", _TIME, "only events detected from then on (with an offset)"),
+                    _query("limit", {**INT, "minimum": 1, "maximum": 500, "default": 50}, "most"),
+                    _query("since", TIME, "only events detected from then on (with an offset)"),
                 ],
             )
         },
@@ -455,7 +233,7 @@ def paths() -> JSON:
             "get": _op(
                 "silences",
                 "Silences, newest first (Alertmanager API v2 shape)",
-                _ok("silences", _array(ref("GettableSilence"))),
+                _ok("silences", array(ref("GettableSilence"))),
                 "400 503",
                 params=[_query("state", silence_state, "only this state"), limit],
             ),
@@ -499,7 +277,7 @@ def paths() -> JSON:
                 "Unsubscribe an endpoint",
                 _ok("unsubscribed", status="204"),
                 "400 404 429 503",
-                body=_obj({"endpoint": _STR}, ["endpoint"]),
+                body=obj({"endpoint": STR}, ["endpoint"]),
             ),
             "options": _op(
                 "push",
