@@ -181,7 +181,16 @@ async def test_failed_delivery_is_retried_with_the_same_idempotency_key(
         async with running_daemon(settings) as daemon, publisher(mqtt_url) as mqtt:
             await _publish_minutes(mqtt, f"{topic_prefix}/air/AIR-01", start, range(50), 200.0)
             await _posts(receiver, 1)
-            _, text = await http_get(daemon, "/metrics")
+            sent = 'kuzet_notifications_total{channel="webhook",outcome="sent"} 1.0'
+            text = ""
+
+            async def counted() -> bool:
+                # the receiver answers before the daemon reads the answer and counts it
+                nonlocal text
+                _, text = await http_get(daemon, "/metrics")
+                return sent in text
+
+            await wait_for(counted, what="the delivery to be counted")
     statuses = [r.headers["X-Answered"] for r in receiver.requests]
     assert statuses == ["503", "500", "200"]
     assert len({r.headers["Idempotency-Key"] for r in receiver.requests}) == 1
