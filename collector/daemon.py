@@ -43,6 +43,7 @@ from collector.sharding import (
     shard_unsubscriptions,
     sharding,
 )
+from collector.shardlist import CLUSTER_SERVICE, ClusterView
 from collector.stale import watch_stale
 from collector.stations import Stations
 from collector.tracker import LastSeenTracker, Seen
@@ -95,6 +96,9 @@ class Daemon:
         self.cap = load_cap_settings(self.settings.cap)
         self.silences = SilenceCache()
         self._ctx = ApiContext(self.metrics, self.stations, self.tracker, self.readiness)
+        shard = self.settings.shard
+        # the list endpoints ask the other shards for their stations (collector.shardlist)
+        self._ctx.services[CLUSTER_SERVICE] = ClusterView(shard.shard, tuple(shard.peers))
 
     def policies(self) -> Policies:
         """Storage policies from the configuration."""
