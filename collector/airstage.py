@@ -125,9 +125,28 @@ class AirStage(ReadingStage[AirReading]):
     def remote_flags(
         self, shard: int, flags: Mapping[str, Mapping[str, bool]], at: datetime
     ) -> list[Observation]:
-        """Take another shard's flags; the city-wide observations if this replica leads."""
+        """Take another shard's flags; the city-wide observations if this replica leads.
+
+        A station in them is this shard's now (it adopted the station's index, or got it
+        back): an older report of it by another shard no longer counts.
+        """
+        fresh = {station_id for by in flags.values() for station_id in by}
+        for other, old in list(self._remote.items()):
+            if other != shard and any(sid in fresh for by in old.values() for sid in by):
+                self._remote[other] = {
+                    rule: {sid: v for sid, v in by.items() if sid not in fresh}
+                    for rule, by in old.items()
+                }
         self._remote[shard] = flags
         return self._city_observations(at, None) if self._leads_city() else []
+
+    def forget(self, station_ids: set[str]) -> None:
+        """Drop the state of stations evaluated elsewhere from now on (or rebuilt next)."""
+        for station_id in station_ids:
+            self._windows.pop(station_id, None)
+            for rule, flags in self._exceeding.items():
+                if flags.pop(station_id, False):
+                    self._exceeding_count[rule] -= 1
 
     def windows(self, station_id: str) -> StationWindows | None:
         """The windows of a station (None before its first reading)."""
@@ -206,8 +225,13 @@ class AirStage(ReadingStage[AirReading]):
             base = self._alerts.rule(city.rule)
             if base is None:
                 continue
+            own = self._exceeding.get(city.rule, {})
+            # a station this replica evaluates itself counts once, by its own flag
             count = self._exceeding_count.get(city.rule, 0) + sum(
-                sum(flags.get(city.rule, {}).values()) for flags in self._remote.values()
+                over
+                for flags in self._remote.values()
+                for sid, over in flags.get(city.rule, {}).items()
+                if sid not in own
             )
             rule = self._city_rules.get(city.rule)
             if rule is None:

@@ -83,6 +83,10 @@ class ClusterView:
         """The shards whose stations this process answers for."""
         return frozenset({self.shard.index}) | self.adopted()
 
+    def serves(self, station_id: str) -> bool:
+        """Whether this process handles the station now (its shard's, or an adopted one)."""
+        return shard_of(station_id, self.shard.count) in self.covers()
+
     def owns(self, covers: frozenset[int]) -> Callable[[str], bool]:
         """Whether a station belongs to one of `covers`."""
         return lambda station_id: shard_of(station_id, self.shard.count) in covers

@@ -1,0 +1,160 @@
+"""A killed shard's index is adopted by a live one within the grace, and handed back on return.
+
+Three `kuzet run` shards with `shard.takeover_after = 3s` and one single process get the same
+air input. One shard is killed (-9) a third of the way in; while it is down the input goes
+on, and its stations' readings must be stored (by the adopter, from the dead shard's own
+persistent session) within the grace plus a few seconds, its hot stations' alerts fired.
+Restarted, it waits for its lease, the adopter hands the index back, and the shard consumes
+again. At the end both databases hold the same readings, means and alerts, each alert and
+notification once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from collector.embedded.postgres import temporary_database
+from collector.shard import shard_of
+from collector.shardlist import MISSING
+from tests.integration.harness import fetch_all, wait_for
+from tests.integration.test_scale_cluster import (
+    HOT,
+    READINGS,
+    SHARDS,
+    STATIONS,
+    Cluster,
+    Daemon,
+    cluster,
+    delivered,
+    differences,
+    messages,
+    publish_all,
+    snapshot,
+)
+
+pytestmark = pytest.mark.integration
+
+GRACE_S = 3
+VICTIM = 1
+CONFIG = (f'takeover_after = "{GRACE_S}s"\n', "")
+# the victim's stations, and its hot ones (their pm25_1h fires while it is down)
+THEIRS = [s for s in STATIONS if shard_of(s, SHARDS) == VICTIM]
+
+
+async def stored(database_url: str, stations: list[str]) -> int:
+    """Readings stored for these stations."""
+    rows = await fetch_all(
+        database_url,
+        "SELECT count(*) FROM kuzet.air_readings WHERE station_id = ANY(%s)",
+        (stations,),
+    )
+    return int(rows[0][0])
+
+
+async def takeovers(daemon: Daemon) -> float:
+    """kuzet_shard_takeovers_total of a shard, both events."""
+    async with aiohttp.ClientSession() as s, s.get(f"http://127.0.0.1:{daemon.port}/metrics") as r:
+        text = await r.text()
+    head = "kuzet_shard_takeovers_total{"
+    return sum(float(line.split()[-1]) for line in text.splitlines() if line.startswith(head))
+
+
+async def adopted_by(daemons: list[Daemon]) -> list[float]:
+    """kuzet_shard_adopted of each live shard."""
+    return [
+        await d.metric("kuzet_shard_adopted")
+        for d in daemons
+        if d.proc is not None and d.proc.returncode is None
+    ]
+
+
+async def while_down(many: Cluster, database_url: str, expected: int) -> dict[str, Any]:
+    """Wait for the adopter to store the victim's readings; what the deployment says then."""
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+
+    async def caught_up() -> bool:
+        return await stored(database_url, THEIRS) >= expected
+
+    await wait_for(caught_up, timeout=GRACE_S + 20, what="the adopter to store the readings")
+    took = loop.time() - started
+    asker = many.daemons[(VICTIM + 1) % SHARDS]
+    air, headers = await asker.answer("/api/v1/air")
+    return {
+        "took": took,
+        "adopted": await adopted_by(many.daemons),
+        "missing": headers.get(MISSING),
+        "listed": [e["station_id"] for e in air["stations"]],
+    }
+
+
+async def test_a_killed_shard_is_adopted_and_handed_back(
+    pg_server_url: str, database_url: str, mqtt_url: str, topic_prefix: str, tmp_path: Path
+) -> None:
+    assert THEIRS
+    assert any(s in HOT for s in THEIRS)
+    t0 = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(hours=3)
+    items = messages(t0)
+    per_step = len(STATIONS)
+    kill_at, back_at = READINGS // 3 * per_step, 2 * READINGS // 3 * per_step
+    one_prefix, many_prefix = f"{topic_prefix}o", f"{topic_prefix}m"
+    with temporary_database(pg_server_url) as one_url:
+        async with (
+            cluster(one_url, mqtt_url, one_prefix, 1, tmp_path, CONFIG) as one,
+            cluster(database_url, mqtt_url, many_prefix, SHARDS, tmp_path, CONFIG) as many,
+        ):
+            prefixes = [one_prefix, many_prefix]
+            await publish_all(mqtt_url, prefixes, items[:kill_at])
+            victim = many.daemons[VICTIM]
+            await victim.kill()
+            await publish_all(mqtt_url, prefixes, items[kill_at:back_at])
+            down = await while_down(many, database_url, len(THEIRS) * (2 * READINGS // 3))
+            # back: it waits for its lease until the adopter has handed the index back
+            await victim.start()
+            await wait_for(victim.ready, timeout=40, what="the returning shard ready")
+            await publish_all(mqtt_url, prefixes, items[back_at:])
+            last: list[dict[str, Any]] = []
+
+            async def alike() -> bool:
+                last[:] = [await snapshot(one_url), await snapshot(database_url)]
+                return len(last[0]["readings"]) == READINGS * len(STATIONS) + 1 and (
+                    last[0] == last[1]
+                )
+
+            with contextlib.suppress(AssertionError):
+                await wait_for(alike, timeout=60, what="the shards' database to match")
+            assert last[0] == last[1], differences(*last)
+            await asyncio.sleep(3.0)  # late duplicates would show now
+            single, sharded = await snapshot(one_url), await snapshot(database_url)
+            await wait_for(
+                lambda: _same_notices(one, many), timeout=20, what="the same notifications"
+            )
+            after = await adopted_by(many.daemons)
+            handed = [await takeovers(d) for d in many.daemons]
+    # the victim's stations were stored during its absence, within the grace and a little
+    assert down["took"] < GRACE_S + 20, down
+    assert sorted(down["adopted"]) == [0.0, 1.0], down
+    # the adopter answers for the dead shard in the lists: nothing is missing
+    assert down["missing"] is None, down
+    assert set(THEIRS) <= set(down["listed"]), down
+    # the index went back: nobody runs another's index any more; one adoption, one return
+    assert after == [0.0] * SHARDS
+    assert sum(handed) == 2, handed
+    assert sharded == single, differences(single, sharded)
+    keys = [key for key, *_ in sharded["alerts"]]
+    assert {f"pm25_1h:{s}" for s in HOT} <= set(keys)
+    assert len(keys) == len(set(keys))
+    assert len(sharded["notifications"]) == len(set(sharded["notifications"]))
+    counts = delivered(many.receiver)
+    assert all(n == 1 for n in counts.values()), counts
+
+
+async def _same_notices(one: Cluster, many: Cluster) -> bool:
+    return delivered(one.receiver) == delivered(many.receiver) and bool(delivered(one.receiver))

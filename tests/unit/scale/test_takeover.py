@@ -1,0 +1,120 @@
+"""Takeover of a dead shard's index: the pure decision, lease keys, and moved stations' flags."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from alerts.config import load_alert_settings
+from alerts.model import Observation
+from collector.airstage import AirStage
+from collector.leader import leader_lock_key
+from collector.models import AirReading
+from collector.stations import Station, Stations
+from collector.takeover import Decision, LeaseState, decide, lease_key
+
+FREE = LeaseState(held=False, waiting=False)
+HELD = LeaseState(held=True, waiting=False)
+# the owner came back and waits in pg_advisory_lock while the adopter holds the lease
+RETURNING = LeaseState(held=True, waiting=True)
+# a waiter on a free lock gets it at once: seen only for an instant
+WAITING_FREE = LeaseState(held=False, waiting=True)
+GRACE = 30.0
+
+
+@pytest.mark.parametrize(
+    ("state", "adopted", "free_since", "now", "expected"),
+    [
+        # a live shard holds its lease: nothing to do, no free time counted
+        (HELD, False, None, 100.0, (Decision.NOTHING, None)),
+        # a lease held again after being free resets the count
+        (HELD, False, 80.0, 100.0, (Decision.NOTHING, None)),
+        # first seen free: the grace starts now
+        (FREE, False, None, 100.0, (Decision.NOTHING, 100.0)),
+        # free for less than the grace: wait (a restart within the grace needs no takeover)
+        (FREE, False, 80.0, 100.0, (Decision.NOTHING, 80.0)),
+        # free for the whole grace: adopt
+        (FREE, False, 70.0, 100.0, (Decision.ADOPT, 70.0)),
+        # someone is waiting for a free lease: the owner is taking it this moment
+        (WAITING_FREE, False, 10.0, 100.0, (Decision.NOTHING, None)),
+        # adopted here, the owner waits for its lease: hand it back
+        (RETURNING, True, None, 100.0, (Decision.HAND_BACK, None)),
+        # adopted here (our session holds it), nobody waits: keep running the index
+        (HELD, True, None, 100.0, (Decision.NOTHING, None)),
+    ],
+)
+def test_decide(
+    state: LeaseState,
+    adopted: bool,
+    free_since: float | None,
+    now: float,
+    expected: tuple[Decision, float | None],
+) -> None:
+    assert decide(state, adopted=adopted, free_since=free_since, now=now, grace=GRACE) == expected
+
+
+def test_lease_keys_are_distinct_stable_and_fit_pg_locks_objid() -> None:
+    # pinned: every process and version must compute the same key for an index
+    keys = [lease_key("almaty", i) for i in range(64)]
+    assert len(set(keys)) == len(keys)
+    assert leader_lock_key("almaty") not in keys
+    # below 2^32: pg_locks shows it with classid 0 and objid the key (collector.takeover)
+    assert all(0 <= k < 2**32 for k in keys)
+    assert lease_key("almaty", 0) == lease_key("almaty", 0)
+    assert lease_key("almaty", 0) != lease_key("astana", 0)
+
+
+T0 = datetime(2026, 1, 10, tzinfo=UTC)
+CITY = {"city": [{"rule": "pm25_1h", "min_stations": 1, "severity": "critical"}]}
+
+
+class Recorder:
+    async def observe(self, obs: Observation) -> None:
+        pass
+
+
+STATION = Station(id="AIR-01", kind="air", district="Almaly", interval_s=60)  # type: ignore[arg-type]
+
+
+def hot_stage() -> AirStage:
+    return AirStage(Stations([STATION]), load_alert_settings(CITY), Recorder())
+
+
+def city_count(stage: AirStage) -> float:
+    obs = stage.remote_flags(9, {}, T0)  # an empty report from an unrelated shard
+    return next(o.value for o in obs if o.rule.name == "pm25_1h_city")
+
+
+@pytest.mark.parametrize(
+    ("reports", "expected"),
+    [
+        # one shard reports the station over the threshold: counted once
+        ([(1, True)], 1.0),
+        # the dead shard's old "over" report, then its adopter's "below": the newer one counts
+        ([(1, True), (2, False)], 0.0),
+        # adopter's "over", then the returned owner's "over": still one station, not two
+        ([(1, True), (2, True), (1, True)], 1.0),
+    ],
+)
+def test_a_moved_station_is_counted_once_from_its_latest_reporter(
+    reports: list[tuple[int, bool]], expected: float
+) -> None:
+    stage = hot_stage()
+    for shard, over in reports:
+        stage.remote_flags(shard, {"pm25_1h": {"AIR-01": over}}, T0)
+    assert city_count(stage) == expected
+
+
+def test_own_evaluation_supersedes_a_remote_report_and_forget_drops_it() -> None:
+    # adopted here: the station's own flag (below) wins over the dead shard's "over"
+    stage = hot_stage()
+    stage.remote_flags(1, {"pm25_1h": {"AIR-01": True}}, T0)
+    readings = [AirReading("AIR-01", T0 + timedelta(minutes=m), pm25=10.0) for m in range(60)]
+    stage.preload(readings)
+    stage.observations(STATION, None)
+    assert city_count(stage) == 0.0
+    # handed back: its flag here is dropped; the owner's next report decides
+    stage.forget({"AIR-01"})
+    stage.remote_flags(1, {"pm25_1h": {"AIR-01": True}}, T0)
+    assert city_count(stage) == 1.0
