@@ -142,7 +142,7 @@ async def adopt_index(deps: AdoptionDeps, index: int) -> AdoptedShard:
 
     def handed_back() -> None:
         # their state here would go stale: the owner evaluates them again
-        deps.path.air.forget(ids)
+        deps.path.air.hand_back(ids)
         deps.path.lake.forget(ids)
         deps.metrics.shard_takeovers.labels("handed_back").inc()
 

@@ -99,15 +99,33 @@ class OwnLease:
         self._conn: Conn | None = None
 
     async def acquire(self) -> None:
-        """Block until the lease is ours."""
-        conn = await _connect(self._url)
-        cur = await conn.execute("SELECT pg_try_advisory_lock(%s)", (self._key,))
-        row = await cur.fetchone()
-        if not (row and row[0]):
-            logger.warning("shard lease held by an adopter: asking for it back and waiting")
-            await conn.execute("SELECT pg_advisory_lock(%s)", (self._key,))
-        logger.info("shard lease taken")
-        self._conn = conn
+        """Block until the lease is ours (retrying while the database is away)."""
+        while True:
+            try:
+                conn = await _connect(self._url)
+            except psycopg.Error as exc:
+                logger.warning("shard lease: database unavailable (%r); retrying", exc)
+                await asyncio.sleep(self._poll_s)
+                continue
+            try:
+                cur = await conn.execute("SELECT pg_try_advisory_lock(%s)", (self._key,))
+                row = await cur.fetchone()
+                if not (row and row[0]):
+                    logger.warning("shard lease held by an adopter: asking for it back, waiting")
+                    await conn.execute("SELECT pg_advisory_lock(%s)", (self._key,))
+            except psycopg.Error as exc:
+                logger.warning("shard lease: %r; retrying", exc)
+                with contextlib.suppress(psycopg.Error):
+                    await conn.close()
+                await asyncio.sleep(self._poll_s)
+                continue
+            except BaseException:
+                with contextlib.suppress(psycopg.Error):
+                    await conn.close()
+                raise
+            logger.info("shard lease taken")
+            self._conn = conn
+            return
 
     async def keep(self, on_lost: Callable[[], None]) -> None:
         """Check the session every poll; re-take the lease after a database outage.

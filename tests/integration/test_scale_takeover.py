@@ -26,12 +26,14 @@ from collector.shardlist import MISSING
 from tests.integration.harness import fetch_all, wait_for
 from tests.integration.test_scale_cluster import (
     HOT,
+    MODES,
     READINGS,
     SHARDS,
     STATIONS,
     Cluster,
     Daemon,
     cluster,
+    comparable,
     delivered,
     differences,
     messages,
@@ -43,7 +45,7 @@ pytestmark = pytest.mark.integration
 
 GRACE_S = 3
 VICTIM = 1
-CONFIG = (f'takeover_after = "{GRACE_S}s"\n', "")
+TAKEOVER = f'takeover_after = "{GRACE_S}s"\n'
 # the victim's stations, and its hot ones (their pm25_1h fires while it is down)
 THEIRS = [s for s in STATIONS if shard_of(s, SHARDS) == VICTIM]
 
@@ -95,9 +97,18 @@ async def while_down(many: Cluster, database_url: str, expected: int) -> dict[st
     }
 
 
+@pytest.mark.parametrize("mode", list(MODES))
 async def test_a_killed_shard_is_adopted_and_handed_back(
-    pg_server_url: str, database_url: str, mqtt_url: str, topic_prefix: str, tmp_path: Path
+    pg_server_url: str,
+    database_url: str,
+    mqtt_url: str,
+    topic_prefix: str,
+    tmp_path: Path,
+    mode: str,
 ) -> None:
+    # per-station subscriptions: the adopter subscribes to the dead shard's stations
+    (shard_keys, sections), _ = MODES[mode]
+    config = (TAKEOVER + shard_keys, sections)
     assert THEIRS
     assert any(s in HOT for s in THEIRS)
     t0 = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(hours=3)
@@ -107,8 +118,8 @@ async def test_a_killed_shard_is_adopted_and_handed_back(
     one_prefix, many_prefix = f"{topic_prefix}o", f"{topic_prefix}m"
     with temporary_database(pg_server_url) as one_url:
         async with (
-            cluster(one_url, mqtt_url, one_prefix, 1, tmp_path, CONFIG) as one,
-            cluster(database_url, mqtt_url, many_prefix, SHARDS, tmp_path, CONFIG) as many,
+            cluster(one_url, mqtt_url, one_prefix, 1, tmp_path, config) as one,
+            cluster(database_url, mqtt_url, many_prefix, SHARDS, tmp_path, config) as many,
         ):
             prefixes = [one_prefix, many_prefix]
             await publish_all(mqtt_url, prefixes, items[:kill_at])
@@ -122,17 +133,22 @@ async def test_a_killed_shard_is_adopted_and_handed_back(
             await publish_all(mqtt_url, prefixes, items[back_at:])
             last: list[dict[str, Any]] = []
 
+            # + the auto-registered sensor in `accept` mode
+            rows = READINGS * len(STATIONS) + (1 if mode == "wildcard" else 0)
+
             async def alike() -> bool:
-                last[:] = [await snapshot(one_url), await snapshot(database_url)]
-                return len(last[0]["readings"]) == READINGS * len(STATIONS) + 1 and (
-                    last[0] == last[1]
-                )
+                last[:] = [
+                    comparable(await snapshot(one_url), mode),
+                    comparable(await snapshot(database_url), mode),
+                ]
+                return len(last[0]["readings"]) == rows and last[0] == last[1]
 
             with contextlib.suppress(AssertionError):
                 await wait_for(alike, timeout=60, what="the shards' database to match")
             assert last[0] == last[1], differences(*last)
             await asyncio.sleep(3.0)  # late duplicates would show now
-            single, sharded = await snapshot(one_url), await snapshot(database_url)
+            single = comparable(await snapshot(one_url), mode)
+            sharded = comparable(await snapshot(database_url), mode)
             await wait_for(
                 lambda: _same_notices(one, many), timeout=20, what="the same notifications"
             )

@@ -106,15 +106,37 @@ def test_a_moved_station_is_counted_once_from_its_latest_reporter(
     assert city_count(stage) == expected
 
 
-def test_own_evaluation_supersedes_a_remote_report_and_forget_drops_it() -> None:
-    # adopted here: the station's own flag (below) wins over the dead shard's "over"
+def adopted_stage() -> AirStage:
+    """A stage that adopted AIR-01 (reported "over" by its dead shard 1) and saw it below."""
     stage = hot_stage()
     stage.remote_flags(1, {"pm25_1h": {"AIR-01": True}}, T0)
+    stage.forget({"AIR-01"})
     readings = [AirReading("AIR-01", T0 + timedelta(minutes=m), pm25=10.0) for m in range(60)]
     stage.preload(readings)
     stage.observations(STATION, None)
-    assert city_count(stage) == 0.0
-    # handed back: its flag here is dropped; the owner's next report decides
-    stage.forget({"AIR-01"})
-    stage.remote_flags(1, {"pm25_1h": {"AIR-01": True}}, T0)
-    assert city_count(stage) == 1.0
+    return stage
+
+
+def test_own_evaluation_supersedes_a_remote_report() -> None:
+    # adopted here: the station's own flag (below) wins over the dead shard's "over"
+    assert city_count(adopted_stage()) == 0.0
+
+
+@pytest.mark.parametrize(
+    ("owner_report", "expected", "flags_sent"),
+    [
+        # the returned owner has not reported the station yet: this replica's last flag
+        # still counts and is still sent (the city count never misses the station)
+        ({}, 0.0, {"AIR-01": False}),
+        # the owner reports it: its flag counts, this replica stops sending it
+        ({"AIR-01": True}, 1.0, {}),
+    ],
+)
+def test_hand_back_keeps_reporting_until_the_owner_reports(
+    owner_report: dict[str, bool], expected: float, flags_sent: dict[str, bool]
+) -> None:
+    stage = adopted_stage()
+    stage.hand_back({"AIR-01"})
+    stage.remote_flags(1, {"pm25_1h": owner_report}, T0)
+    assert city_count(stage) == expected
+    assert stage.flags()[0].get("pm25_1h", {}) == flags_sent
