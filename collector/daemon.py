@@ -195,7 +195,9 @@ class Daemon:
                 add_push_routes,
                 operator_routes(operator),
                 add_openapi_routes,
-                forwarding(self.settings.shard.shard, self.settings.shard.peers),
+                forwarding(
+                    self.settings.shard.shard, self.settings.shard.peers, self._cluster.serves
+                ),
             ],
         )
         runner = web.AppRunner(app, access_log=None, handle_signals=False)

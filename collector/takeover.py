@@ -294,6 +294,8 @@ class Takeover:
                 held.task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await held.task
+            elif not held.task.cancelled() and held.task.exception() is not None:
+                logger.error("shard %d's consumer failed: %r", index, held.task.exception())
         finally:
             # only now may the owner (or another adopter) consume the index's session
             with contextlib.suppress(psycopg.Error):
