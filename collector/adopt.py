@@ -168,7 +168,7 @@ def own_lease(settings: Settings) -> OwnLease | None:
     return OwnLease(settings.database.url, key, poll_s=shard.leader_poll.total_seconds())
 
 
-def takeover(deps: AdoptionDeps, on_change: Callable[[frozenset[int]], None]) -> Takeover | None:
+def takeover(deps: AdoptionDeps) -> Takeover | None:
     """The watcher of the other shards' leases when takeover is on."""
     settings = deps.settings
     shard = settings.shard
@@ -180,7 +180,6 @@ def takeover(deps: AdoptionDeps, on_change: Callable[[frozenset[int]], None]) ->
 
     def changed(adopted: frozenset[int]) -> None:
         deps.metrics.shard_adopted.set(len(adopted))
-        on_change(adopted)
 
     return Takeover(
         settings.database.url,

@@ -318,7 +318,7 @@ class Daemon:
             deps = AdoptionDeps(
                 self.settings, self.stations, self.metrics, pool, path, self.tracker, make_ingest
             )
-            adopter = takeover(deps, lambda _adopted: None)
+            adopter = takeover(deps)
             if adopter is not None:
                 self._cluster.adopted = adopter.adopted
             self._ctx.services["air"] = path.air

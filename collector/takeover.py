@@ -219,7 +219,11 @@ class Takeover:
                             await conn.close()
                 except (psycopg.Error, TimeoutError) as exc:
                     logger.warning("takeover watch: %r", exc)
-                    self._free_since.clear()  # an outage says nothing about a lease
+                except Exception:
+                    # a failed adoption must not take this shard down too: it keeps its own
+                    # stations, and the watch starts over
+                    logger.exception("takeover watch failed")
+                self._free_since.clear()  # an outage says nothing about a lease
                 await asyncio.sleep(self.poll_s)
         finally:
             for index in list(self._held):
