@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
 from alerts.config import load_alert_settings
 from alerts.model import Observation
+from collector.adopt import own_lease
 from collector.airstage import AirStage
+from collector.config import ConfigError, load_settings
 from collector.leader import leader_lock_key
 from collector.models import AirReading
 from collector.stations import Station, Stations
@@ -140,3 +143,40 @@ def test_hand_back_keeps_reporting_until_the_owner_reports(
     stage.remote_flags(1, {"pm25_1h": owner_report}, T0)
     assert city_count(stage) == expected
     assert stage.flags()[0].get("pm25_1h", {}) == flags_sent
+
+
+@pytest.mark.parametrize(
+    ("toml", "seconds", "leased"),
+    [
+        # default: on, 30 s, for a sharded deployment
+        ("[shard]\ncount = 3\nindex = 0\n", 30.0, True),
+        # a shorter grace
+        ('[shard]\ncount = 3\nindex = 0\ntakeover_after = "5s"\n', 5.0, True),
+        # 0 turns it off: no lease, no watcher (a dead shard waits for its restart)
+        ('[shard]\ncount = 3\nindex = 0\ntakeover_after = "0s"\n', 0.0, False),
+        # one shard: nothing to take over, whatever the grace
+        ("[shard]\ncount = 1\n", 30.0, False),
+    ],
+)
+def test_takeover_setting(tmp_path: Path, toml: str, seconds: float, leased: bool) -> None:
+    path = tmp_path / "kuzet.toml"
+    path.write_text(toml)
+    settings = load_settings(path, {})
+    assert settings.shard.takeover_after.total_seconds() == seconds
+    assert (own_lease(settings) is not None) is leased
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        # negative durations are refused at start-up
+        ('"-5s"', "takeover_after"),
+        # so is a value that is no duration
+        ('"soon"', "takeover_after"),
+    ],
+)
+def test_bad_takeover_setting(tmp_path: Path, value: str, message: str) -> None:
+    path = tmp_path / "kuzet.toml"
+    path.write_text(f"[shard]\ncount = 3\nindex = 0\ntakeover_after = {value}\n")
+    with pytest.raises(ConfigError, match=message):
+        load_settings(path, {})
