@@ -118,3 +118,22 @@ async def test_a_shard_whose_lease_was_adopted_meanwhile_is_told_to_stop(
         with contextlib.suppress(asyncio.CancelledError):
             await keeping
         await owner.close()
+
+
+async def test_a_stopping_adopter_hands_back_and_frees_the_lease(
+    database_url: str, topic_prefix: str
+) -> None:
+    log: list[str] = []
+    takeover = watcher(database_url, topic_prefix, log)
+    async with watching(takeover):
+        # nobody holds shard 1's lease: adopted after the grace
+
+        async def adopted() -> bool:
+            return takeover.adopted() == {1}
+
+        await wait_for(adopted, timeout=10, what="the index to be adopted")
+    # the adopter stopped (SIGTERM: the watcher is cancelled): handed back, lease free at once
+    assert log == ["adopt 1", "run 1", "hand back 1"]
+    owner = OwnLease(database_url, lease_key(topic_prefix, 1), poll_s=POLL_S)
+    await asyncio.wait_for(owner.acquire(), timeout=2)
+    await owner.close()
