@@ -113,6 +113,8 @@ class AirStage(ReadingStage[AirReading]):
         self._remote: dict[int, Mapping[str, Mapping[str, bool]]] = {}
         self._leads_city: Callable[[], bool] = lambda: True
         self._newest: datetime | None = None
+        # stations handed back to their shard whose flags this replica still reports
+        self._handed: set[str] = set()
 
     def lead_city(self, leads: Callable[[], bool]) -> None:
         """Evaluate the city-wide rules only while `leads()` (one replica of several)."""
@@ -125,9 +127,47 @@ class AirStage(ReadingStage[AirReading]):
     def remote_flags(
         self, shard: int, flags: Mapping[str, Mapping[str, bool]], at: datetime
     ) -> list[Observation]:
-        """Take another shard's flags; the city-wide observations if this replica leads."""
+        """Take another shard's flags; the city-wide observations if this replica leads.
+
+        A station in them is this shard's now (it adopted the station's index, or got it
+        back): an older report of it by another shard, or by this replica after a
+        hand-back, no longer counts.
+        """
+        fresh = {station_id for by in flags.values() for station_id in by}
+        for other, old in list(self._remote.items()):
+            if other != shard and any(sid in fresh for by in old.values() for sid in by):
+                self._remote[other] = {
+                    rule: {sid: v for sid, v in by.items() if sid not in fresh}
+                    for rule, by in old.items()
+                }
+        if self._handed & fresh:
+            self._drop_flags(self._handed & fresh)
+            self._handed -= fresh
         self._remote[shard] = flags
         return self._city_observations(at, None) if self._leads_city() else []
+
+    def forget(self, station_ids: set[str]) -> None:
+        """Drop the state of stations about to be rebuilt (an adopted shard's)."""
+        for station_id in station_ids:
+            self._windows.pop(station_id, None)
+        self._drop_flags(station_ids)
+        self._handed -= station_ids
+
+    def hand_back(self, station_ids: set[str]) -> None:
+        """Stop evaluating stations another replica evaluates from now on.
+
+        Their flags are still reported until that replica reports them itself (its first
+        report may come a few seconds later): the city-wide count never misses them.
+        """
+        for station_id in station_ids:
+            self._windows.pop(station_id, None)
+        self._handed |= station_ids
+
+    def _drop_flags(self, station_ids: set[str]) -> None:
+        for rule, flags in self._exceeding.items():
+            for station_id in station_ids:
+                if flags.pop(station_id, False):
+                    self._exceeding_count[rule] -= 1
 
     def windows(self, station_id: str) -> StationWindows | None:
         """The windows of a station (None before its first reading)."""
@@ -206,8 +246,13 @@ class AirStage(ReadingStage[AirReading]):
             base = self._alerts.rule(city.rule)
             if base is None:
                 continue
+            own = self._exceeding.get(city.rule, {})
+            # a station this replica evaluates itself counts once, by its own flag
             count = self._exceeding_count.get(city.rule, 0) + sum(
-                sum(flags.get(city.rule, {}).values()) for flags in self._remote.values()
+                over
+                for flags in self._remote.values()
+                for sid, over in flags.get(city.rule, {}).items()
+                if sid not in own
             )
             rule = self._city_rules.get(city.rule)
             if rule is None:

@@ -23,6 +23,7 @@ from collector.air import (
 from collector.airstage import AirStage, PollutantView, pollutant_view
 from collector.http import CONTEXT, json_error, json_response
 from collector.models import Feed
+from collector.shardlist import cluster_list, cluster_view
 from collector.stations import Stations
 from storage.airstats import DEFAULT_TZ, daily_means
 
@@ -149,14 +150,25 @@ async def get_all(request: web.Request) -> web.Response:
     """GET /api/v1/air: every air station, plus a `city` entry."""
     api = _api(request)
     now = api.clock()
-    entries = [
-        data
-        for station in api.stations.of_kind(Feed.AIR)
-        if (data := station_air(api, station.id, now)) is not None
-    ]
-    return json_response(
+    air = api.stations.of_kind(Feed.AIR)
+
+    def build(owns: Callable[[str], bool]) -> list[dict[str, Any]]:
+        return [
+            data
+            for station in air
+            if owns(station.id) and (data := station_air(api, station.id, now)) is not None
+        ]
+
+    # Sharded: every shard's own stations (the others' windows here are as of the start);
+    # the city entry is then computed from the merged stations, as one process does.
+    view = cluster_view(request.app[CONTEXT].services)
+    listing = await cluster_list(request, view, "stations", build, [s.id for s in air])
+    entries = listing.items
+    response = json_response(
         {"time": now, "stations": entries, "city": city_air(entries), "categories": _categories()}
     )
+    response.headers.update(listing.headers)
+    return response
 
 
 def _categories() -> list[dict[str, Any]]:

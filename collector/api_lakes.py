@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
@@ -9,6 +10,7 @@ from aiohttp import web
 from collector.http import CONTEXT, json_error, json_response
 from collector.lakestage import LakeStage
 from collector.models import Feed
+from collector.shardlist import cluster_list, cluster_view
 from collector.stations import Station
 
 
@@ -63,8 +65,16 @@ async def get_lakes(request: web.Request) -> web.Response:
     """GET /api/v1/lakes: every lake station."""
     ctx = request.app[CONTEXT]
     stage: LakeStage = ctx.service("lake")
-    items = [lake_dict(s, stage) for s in ctx.stations.of_kind(Feed.LAKE)]
-    return json_response({"lakes": items, "count": len(items)})
+    lakes = ctx.stations.of_kind(Feed.LAKE)
+
+    def build(owns: Callable[[str], bool]) -> list[dict[str, Any]]:
+        return [lake_dict(s, stage) for s in lakes if owns(s.id)]
+
+    view = cluster_view(request.app[CONTEXT].services)
+    listing = await cluster_list(request, view, "lakes", build, [s.id for s in lakes])
+    response = json_response({"lakes": listing.items, "count": len(listing.items)})
+    response.headers.update(listing.headers)
+    return response
 
 
 def add_lake_routes(app: web.Application) -> None:

@@ -216,6 +216,9 @@ class ShardSettings(_Frozen):
     # per-station API requests for another shard's station are answered by that shard.
     # Empty: each replica answers from its own memory.
     peers: list[str] = Field(default_factory=list)
+    # A live shard adopts the index of a shard whose lease (an advisory lock) has been free
+    # this long: it resumes that shard's MQTT session until the shard is back. 0 disables.
+    takeover_after: Duration = timedelta(seconds=30)
 
     @model_validator(mode="before")
     @classmethod

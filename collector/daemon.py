@@ -21,6 +21,7 @@ from alerts.cap import CapBuilder, CapSettings, load_cap_settings
 from alerts.channels import ChannelSettings, load_channel_settings
 from alerts.config import AlertSettings, load_alert_settings
 from alerts.silences import SilenceCache
+from collector.adopt import AdoptionDeps, own_lease, takeover
 from collector.alerting import AlertHook, Alerting, alerting
 from collector.api_air import add_air_routes
 from collector.api_alerts import add_alert_routes
@@ -35,6 +36,7 @@ from collector.metrics import Metrics
 from collector.models import Feed
 from collector.mqtt import MqttSource
 from collector.openapi import add_openapi_routes
+from collector.shard import Shard
 from collector.shardapi import forwarding
 from collector.sharding import (
     Sharding,
@@ -43,8 +45,10 @@ from collector.sharding import (
     shard_unsubscriptions,
     sharding,
 )
+from collector.shardlist import CLUSTER_SERVICE, ClusterView
 from collector.stale import watch_stale
 from collector.stations import Stations
+from collector.takeover import OwnLease, Takeover
 from collector.tracker import LastSeenTracker, Seen
 from collector.writer import Writer, pool_store
 from storage.errors import StorageError, is_retryable, translate
@@ -87,6 +91,8 @@ class Daemon:
     cap: CapSettings = field(init=False)
     silences: SilenceCache = field(init=False)
     _ctx: ApiContext = field(init=False)
+    _lease: OwnLease | None = field(init=False, default=None)
+    _cluster: ClusterView = field(init=False)
 
     def __post_init__(self) -> None:
         # Validated here, before anything starts: a bad rule is a configuration error.
@@ -95,6 +101,10 @@ class Daemon:
         self.cap = load_cap_settings(self.settings.cap)
         self.silences = SilenceCache()
         self._ctx = ApiContext(self.metrics, self.stations, self.tracker, self.readiness)
+        shard = self.settings.shard
+        # the list endpoints ask the other shards for their stations (collector.shardlist)
+        self._cluster = ClusterView(shard.shard, tuple(shard.peers))
+        self._ctx.services[CLUSTER_SERVICE] = self._cluster
 
     def policies(self) -> Policies:
         """Storage policies from the configuration."""
@@ -185,7 +195,9 @@ class Daemon:
                 add_push_routes,
                 operator_routes(operator),
                 add_openapi_routes,
-                forwarding(self.settings.shard.shard, self.settings.shard.peers),
+                forwarding(
+                    self.settings.shard.shard, self.settings.shard.peers, self._cluster.serves
+                ),
             ],
         )
         runner = web.AppRunner(app, access_log=None, handle_signals=False)
@@ -218,12 +230,19 @@ class Daemon:
             ) as pool:
                 await pool.wait(timeout=db.connect_timeout.total_seconds())
                 self._set_db(True)
+                # Takeover on: the index is ours only with its lease. An adopter running it
+                # hands it back first, so its state below is loaded after the hand-back.
+                self._lease = own_lease(self.settings)
+                if self._lease is not None:
+                    await self._lease.acquire()
                 await self._prepare(pool)
                 with contextlib.suppress(psycopg.Error):
                     await self.silences.refresh(pool)
                 self._ctx.services["pool"] = pool
                 await self._run_stages(pool)
         finally:
+            if self._lease is not None:
+                await self._lease.close()
             await runner.cleanup()
 
     def _writers(self, pool: Pool) -> dict[Feed | None, Writer]:
@@ -281,21 +300,31 @@ class Daemon:
                 lambda topic, payload, qos: source.publish(topic, payload, qos=qos),
                 path,
             )
-            ingest = Ingest(
-                settings=self.settings.ingest,
-                topic_prefix=self.settings.topic_prefix,
-                stations=self.stations,
-                metrics=self.metrics,
-                sinks=sinks,
-                listeners=[self.tracker.on_readings],
-                # seismic first: the early-warning path must not queue behind the others
-                stages=[path.seismic.put, path.air.put, path.lake.put],
-                shard=shard,
+
+            def make_ingest(owner: Shard) -> Ingest:
+                return Ingest(
+                    settings=self.settings.ingest,
+                    topic_prefix=self.settings.topic_prefix,
+                    stations=self.stations,
+                    metrics=self.metrics,
+                    sinks=sinks,
+                    listeners=[self.tracker.on_readings],
+                    # seismic first: the early-warning path must not queue behind the others
+                    stages=[path.seismic.put, path.air.put, path.lake.put],
+                    shard=owner,
+                )
+
+            ingest = make_ingest(shard)
+            deps = AdoptionDeps(
+                self.settings, self.stations, self.metrics, pool, path, self.tracker, make_ingest
             )
+            adopter = takeover(deps)
+            if adopter is not None:
+                self._cluster.adopted = adopter.adopted
             self._ctx.services["air"] = path.air
             self._ctx.services["lake"] = path.lake
             self._ctx.services[PUSH_SERVICE] = path.push
-            await self._supervise(pool, writers, source, path, shared)
+            await self._supervise(pool, writers, source, path, shared, adopter=adopter)
 
     async def _supervise(
         self,
@@ -304,8 +333,11 @@ class Daemon:
         source: MqttSource,
         path: Alerting,
         shared: Sharding | None,
+        *,
+        adopter: Takeover | None,
     ) -> None:
         drained = asyncio.Event()
+        view = self._cluster
         async with asyncio.TaskGroup() as tg:
             writer_tasks = [tg.create_task(w.run()) for w in writers.values()]
             mqtt_task = tg.create_task(source.run(self.stop, drained))
@@ -319,7 +351,8 @@ class Daemon:
                         self.stations,
                         self.tracker,
                         path.engine,
-                        owns=self.settings.shard.shard.owns,
+                        # its own stations, and those of the shards it has taken over
+                        owns=view.serves,
                     )
                 ),
                 tg.create_task(self.silences.run(pool, interval_s=SILENCE_REFRESH_S)),
@@ -327,11 +360,18 @@ class Daemon:
             ]
             if shared is not None:
                 background.append(tg.create_task(shared.run()))
+            if self._lease is not None:
+                background.append(tg.create_task(self._lease.keep(self._lease_lost)))
+            adopting = tg.create_task(adopter.run()) if adopter is not None else None
             dispatcher = tg.create_task(path.dispatcher.run())
             if self.mode is Mode.PLAIN:
                 background.append(tg.create_task(self._plain_retention(pool)))
             self.started.set()
             await self.stop.wait()
+            if adopting is not None:
+                # the adopted indices are handed back (flushed) while the writers still run
+                adopting.cancel()
+                await asyncio.wait({adopting}, timeout=SHUTDOWN_GRACE)
             logger.info("stopping: no new messages; flushing writers")
             for writer in writers.values():
                 await writer.close()
@@ -349,6 +389,10 @@ class Daemon:
             # Undelivered notifications stay in the outbox for the next start.
             await _finish(dispatcher, grace=2.0)
         logger.info("stopped")
+
+    def _lease_lost(self) -> None:
+        # another shard runs this index now: stop consuming; the restart waits for the lease
+        self.stop.set()
 
 
 async def _finish(task: asyncio.Task[None], *, grace: float) -> None:

@@ -14,7 +14,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from collector.metrics import Metrics
 from collector.models import Feed
-from collector.stations import Stations
+from collector.shardlist import cluster_list, cluster_view
+from collector.stations import Station, Stations
 from collector.tracker import LastSeenTracker, station_status
 
 logger = logging.getLogger(__name__)
@@ -127,31 +128,38 @@ async def stations(request: web.Request) -> web.Response:
     # An unknown kind is an error, not an empty list (found by schemathesis, HARDEN).
     if kind is not None and kind not in {f.value for f in Feed}:
         return json_error(400, "kind must be air, seismic or lake")
-    items = []
-    for station in ctx.stations:
-        if kind and station.kind.value != kind:
-            continue
-        seen = ctx.tracker.get(station.id)
-        items.append(
-            {
-                "station_id": station.id,
-                "kind": station.kind.value,
-                "name": station.name,
-                "name_ru": station.name_ru,
-                "name_kk": station.name_kk,
-                "lat": station.lat,
-                "lon": station.lon,
-                "elevation_m": station.elevation_m,
-                "district": station.district,
-                "area": station.area,
-                "interval_s": station.interval_s,
-                "auto_registered": station.auto,
-                "last_reading_time": seen.time if seen else None,
-                "last_received_at": seen.received_at if seen else None,
-                "status": station_status(station, seen, now).value,
-            }
-        )
-    return json_response({"stations": items, "count": len(items)})
+    listed = [s for s in ctx.stations if not kind or s.kind.value == kind]
+
+    def build(owns: Callable[[str], bool]) -> list[dict[str, Any]]:
+        # Sharded: a station's last reading is current only on the shard that stores it.
+        return [_station_item(ctx, s, now) for s in listed if owns(s.id)]
+
+    view = cluster_view(ctx.services)
+    listing = await cluster_list(request, view, "stations", build, [s.id for s in listed])
+    response = json_response({"stations": listing.items, "count": len(listing.items)})
+    response.headers.update(listing.headers)
+    return response
+
+
+def _station_item(ctx: ApiContext, station: Station, now: datetime) -> dict[str, Any]:
+    seen = ctx.tracker.get(station.id)
+    return {
+        "station_id": station.id,
+        "kind": station.kind.value,
+        "name": station.name,
+        "name_ru": station.name_ru,
+        "name_kk": station.name_kk,
+        "lat": station.lat,
+        "lon": station.lon,
+        "elevation_m": station.elevation_m,
+        "district": station.district,
+        "area": station.area,
+        "interval_s": station.interval_s,
+        "auto_registered": station.auto,
+        "last_reading_time": seen.time if seen else None,
+        "last_received_at": seen.received_at if seen else None,
+        "status": station_status(station, seen, now).value,
+    }
 
 
 Routes = Callable[[web.Application], None]

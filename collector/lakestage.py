@@ -40,6 +40,12 @@ class LakeStage(ReadingStage[LakeReading]):
         self._status: dict[str, LakeStatus] = {}
         self._config = _lake_config(alerts)
 
+    def forget(self, station_ids: set[str]) -> None:
+        """Drop the state of stations evaluated elsewhere from now on (or rebuilt next)."""
+        for station_id in station_ids:
+            self._analysers.pop(station_id, None)
+            self._status.pop(station_id, None)
+
     def status(self, station_id: str) -> LakeStatus | None:
         """The latest evaluation of a station (None before its first reading)."""
         analyser = self._analysers.get(station_id)

@@ -174,6 +174,17 @@ class Metrics:
             ["direction"],
             registry=r,
         )
+        self.shard_adopted = Gauge(
+            "kuzet_shard_adopted",
+            "Other shards' indices this replica runs after their lease expired (takeover).",
+            registry=r,
+        )
+        self.shard_takeovers = Counter(
+            "kuzet_shard_takeovers",
+            "Takeovers of a dead shard's index (adopted) and returns to its owner (handed_back).",
+            ["event"],
+            registry=r,
+        )
         self._queues = _QueueDepthCollector()
         r.register(self._queues)
         for feed in (*FEEDS, OTHER_FEED):
@@ -186,6 +197,8 @@ class Metrics:
             self.ingest_latency.labels(feed)
         for direction in ("sent", "received"):
             self.shard_exchanged.labels(direction)
+        for event in ("adopted", "handed_back"):
+            self.shard_takeovers.labels(event)
         for retryable in ("true", "false"):
             self.db_write_errors.labels(retryable)
 

@@ -98,6 +98,18 @@ def _ok(
     return {status: response}
 
 
+def _merged(ok: JSON) -> JSON:
+    """A list merged over the shards (docs/scaling.md): the header naming absent shards."""
+    missing = {
+        "description": "Sharded deployments: the shards (indices, comma-separated) that did"
+        " not answer; their stations are absent from this partial answer.",
+        "schema": {"type": "string", "pattern": "^[0-9]+(,[0-9]+)*$"},
+    }
+    return {
+        status: {**r, "headers": {"X-Kuzet-Shards-Missing": missing}} for status, r in ok.items()
+    }
+
+
 def _path(name: str, kind: str = "string") -> JSON:
     return {"name": name, "in": "path", "required": True, "schema": typed(kind)}
 
@@ -131,14 +143,17 @@ def paths() -> JSON:
             "get": _op(
                 "stations",
                 "Stations with kind, position, last reading time and status",
-                _ok("stations", ref("StationList")),
+                _merged(_ok("stations", ref("StationList"))),
                 "400",
                 params=[_query("kind", one_of([f.value for f in Feed]), "only this kind")],
             )
         },
         "/api/v1/air": {
             "get": _op(
-                "air", "Every air station, plus a city entry", _ok("air", ref("AirAll")), "503"
+                "air",
+                "Every air station, plus a city entry",
+                _merged(_ok("air", ref("AirAll"))),
+                "503",
             )
         },
         "/api/v1/air/{station_id}": {
@@ -160,7 +175,7 @@ def paths() -> JSON:
             )
         },
         "/api/v1/lakes": {
-            "get": _op("lakes", "Every lake station", _ok("lakes", ref("LakeList")), "503")
+            "get": _op("lakes", "Every lake station", _merged(_ok("lakes", ref("LakeList"))), "503")
         },
         "/api/v1/lakes/{station_id}": {
             "get": _op(
