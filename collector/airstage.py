@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -151,6 +151,35 @@ class AirStage(ReadingStage[AirReading]):
             return None
         self._windows_for(station).add(reading.time, _values(reading))
         return station
+
+    def add_all(self, readings: Sequence[AirReading]) -> dict[str, Station]:
+        """Store a message's readings, each station's run of them in one `add_many`."""
+        if len(readings) == 1:
+            station = self.add(readings[0])
+            return {station.id: station} if station is not None else {}
+        touched: dict[str, Station] = {}
+        start = 0
+        while start < len(readings):
+            # A message holds one station's readings; runs keep the order if it ever doesn't.
+            station_id = readings[start].station_id
+            end = start + 1
+            while end < len(readings) and readings[end].station_id == station_id:
+                end += 1
+            run = readings[start:end]
+            start = end
+            station = self._stations.get(station_id)
+            if station is None or station.kind is not Feed.AIR:
+                continue
+            self._windows_for(station).add_many(
+                [r.time for r in run],
+                {
+                    "pm25": [r.pm25 for r in run],
+                    "pm10": [r.pm10 for r in run],
+                    "no2": [r.no2 for r in run],
+                },
+            )
+            touched[station.id] = station
+        return touched
 
     def observations(self, station: Station, received_at: datetime | None) -> list[Observation]:
         """The rule inputs of one station at its newest reading (pure given the windows)."""

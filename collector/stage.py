@@ -49,6 +49,18 @@ class ReadingStage(ABC, Generic[R]):
     def observations(self, station: Station, received_at: datetime | None) -> list[Observation]:
         """Rule inputs of one station at its newest reading."""
 
+    def add_all(self, readings: Sequence[R]) -> dict[str, Station]:
+        """Store one message's readings in order; the stations whose state they changed.
+
+        Subclasses may store them in bulk, with the same outcome as `add` one by one.
+        """
+        touched: dict[str, Station] = {}
+        for reading in readings:
+            station = self.add(reading)
+            if station is not None:
+                touched[station.id] = station
+        return touched
+
     def preload(self, readings: Sequence[R]) -> int:
         """Rebuild state from stored readings (start-up), without evaluating rules."""
         return sum(1 for r in readings if self.add(r) is not None)
@@ -63,11 +75,6 @@ class ReadingStage(ABC, Generic[R]):
         """Evaluate until cancelled: once per station touched by each message."""
         while True:
             readings, received_at = await self._queue.get()
-            touched: dict[str, Station] = {}
-            for reading in readings:
-                station = self.add(reading)
-                if station is not None:
-                    touched[station.id] = station
-            for station in touched.values():
+            for station in self.add_all(readings).values():
                 for obs in self.observations(station, received_at):
                     await self._sink.observe(obs)
