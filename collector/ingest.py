@@ -7,6 +7,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from operator import attrgetter
 from typing import Protocol
 
 from collector.acks import Ack
@@ -27,6 +28,7 @@ KEEP_OVERSIZED = 64 * 1024
 # Auto-registration is for a few new sensors, not for anyone who can invent station ids:
 # past this many, unknown stations are rejected even in `accept` mode.
 MAX_AUTO_STATIONS = 1000
+_TIME = attrgetter("time")
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,7 +210,7 @@ class Ingest:
     def _throttled(
         self, topic: str, label: str, station_id: str, readings: Sequence[Reading], now: float
     ) -> bool:
-        newest = max((r.time for r in readings), default=None)
+        newest = max(map(_TIME, readings), default=None)
         if self._throttle.allow(station_id, now, newest.timestamp() if newest else None):
             return False
         self._metrics.messages_throttled.labels(label).inc()

@@ -7,7 +7,7 @@ import logging
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Generic, Protocol, TypeVar
+from typing import Generic, Protocol, TypeVar, cast
 
 from alerts.model import Observation
 from collector.models import Reading
@@ -67,7 +67,11 @@ class ReadingStage(ABC, Generic[R]):
 
     async def put(self, readings: Sequence[Reading], received_at: datetime) -> None:
         """Queue the readings of one message that belong to this stage."""
-        mine = tuple(r for r in readings if isinstance(r, self.reading_type))
+        if set(map(type, readings)) == {self.reading_type}:
+            # A message of this feed: no isinstance per reading.
+            mine = cast("tuple[R, ...]", tuple(readings))
+        else:
+            mine = tuple(r for r in readings if isinstance(r, self.reading_type))
         if mine:
             await self._queue.put((mine, received_at))
 

@@ -6,7 +6,8 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Final
+from itertools import repeat
+from typing import Any, Final
 
 import psycopg
 from psycopg.rows import TupleRow
@@ -188,6 +189,14 @@ def _rows(unit: Unit) -> int:
     return len(unit.readings) + len(unit.rejected)
 
 
+# The `WriteBatch` list that takes the readings of each type.
+_TARGETS: Final[dict[type, str]] = {
+    AirReading: "air",
+    LakeReading: "lake",
+    SeismicPacket: "seismic",
+}
+
+
 def _to_batch(units: list[Unit]) -> WriteBatch:
     batch = WriteBatch()
     seen_stations: set[str] = set()
@@ -195,6 +204,13 @@ def _to_batch(units: list[Unit]) -> WriteBatch:
         if unit.new_station is not None and unit.new_station[0] not in seen_stations:
             seen_stations.add(unit.new_station[0])
             batch.new_stations.append(unit.new_station)
+        kinds = set(map(type, unit.readings))
+        if len(kinds) == 1 and kinds <= _TARGETS.keys():
+            # One message, one feed: pair its readings with the receive time in one step.
+            target: list[Any] = getattr(batch, _TARGETS[kinds.pop()])
+            target.extend(zip(unit.readings, repeat(unit.received_at)))
+            batch.rejected.extend(unit.rejected)
+            continue
         for reading in unit.readings:
             if isinstance(reading, AirReading):
                 batch.air.append((reading, unit.received_at))
