@@ -10,6 +10,7 @@ from itertools import repeat
 from typing import Any, Final
 
 import psycopg
+from prometheus_client import Histogram
 from psycopg.rows import TupleRow
 from psycopg_pool import AsyncConnectionPool
 from tenacity import AsyncRetrying, retry_if_exception, wait_exponential_jitter
@@ -89,6 +90,8 @@ class Writer:
         self._wait = wait_exponential_jitter(
             multiplier=retry_initial, max=retry_max, jitter=retry_initial
         )
+        # The latency histogram's children, bound once per feed (`labels()` per unit costs).
+        self._latency: dict[Feed, Histogram] = {}
         if feed is not None:
             metrics.watch_queue(feed.value, self._queue.qsize)
 
@@ -177,12 +180,15 @@ class Writer:
         for feed, count in stored.items():
             if count:
                 self._metrics.readings_stored.labels(feed.value).inc(count)
+        latency = self._latency
         for unit in units:
             unit.done()
             if unit.feed is not None:
-                self._metrics.ingest_latency.labels(unit.feed.value).observe(
-                    now - unit.received_mono
-                )
+                child = latency.get(unit.feed)
+                if child is None:
+                    child = self._metrics.ingest_latency.labels(unit.feed.value)
+                    latency[unit.feed] = child
+                child.observe(now - unit.received_mono)
 
 
 def _rows(unit: Unit) -> int:
