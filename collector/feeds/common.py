@@ -37,6 +37,9 @@ _RFC3339: Final = re.compile(
     r"(?P<offset>[Zz]|[+-][0-9]{2}:[0-9]{2})?"
 )
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_ZERO_DIGITS: Final = bytes.maketrans(b"0123456789", b"0" * 10)
+_CANONICAL: Final = b"0000-00-00T00:00:00Z"
+_CANONICAL_LEN: Final = len(_CANONICAL)
 
 _RANGE_ERRORS: Final = frozenset(
     {"greater_than", "greater_than_equal", "less_than", "less_than_equal"}
@@ -285,6 +288,17 @@ def parse_timestamp(value: object, *, naive_is_utc: bool = False) -> datetime:
 
 
 def _parse_rfc3339(text: str, *, naive_is_utc: bool) -> datetime:
+    # The form sensors send, "2026-01-10T03:00:00Z", checked by one byte translation instead
+    # of the regex (a third of the cost per batch item); anything else takes the full path.
+    if (
+        len(text) == _CANONICAL_LEN
+        and text.isascii()
+        and text.encode().translate(_ZERO_DIGITS) == _CANONICAL
+    ):
+        try:
+            return datetime.fromisoformat(text)  # "Z": already UTC
+        except ValueError:
+            pass  # an impossible date: worded below
     match = _RFC3339.fullmatch(text)
     if match is None:
         raise PydanticCustomError(

@@ -9,6 +9,7 @@ import pytest
 from annotated_types import Ge, Le
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pydantic_core import PydanticCustomError
 
 from collector.feeds.air import _NATIVE_RANGES, _AirNative, _AirValues, _model_values, _reading
 from collector.feeds.air import decode_air_item as decode_fast
@@ -18,6 +19,7 @@ from collector.feeds.common import (
     DecodeError,
     load_json,
     nesting_depth,
+    parse_timestamp,
     validate,
 )
 from collector.models import AirReading
@@ -167,3 +169,38 @@ def test_load_json_verdict_matches_the_byte_scan(payload: bytes, refused: bool) 
     with pytest.raises(DecodeError) as caught:
         load_json(payload)
     assert ("nested deeper" in caught.value.detail) == deep
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # the canonical form, ordinary and extreme dates
+        "2026-01-10T03:00:00Z",
+        "1970-01-01T00:00:00Z",
+        "9999-12-31T23:59:59Z",
+        # a leap day
+        "2028-02-29T12:00:00Z",
+    ],
+)
+def test_canonical_timestamps_parse_as_the_full_path(text: str) -> None:
+    # lower-case "z" takes the regex path: the same instant, the same tzinfo
+    fast, full = parse_timestamp(text), parse_timestamp(text[:-1] + "z")
+    assert (fast, fast.tzinfo) == (full, full.tzinfo)
+
+
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [
+        # impossible dates in the canonical shape: the full path words the refusal
+        ("2026-02-30T03:00:00Z", "day is out of range"),
+        ("0000-01-01T00:00:00Z", "year 0 is out of range"),
+        ("2026-01-10T24:00:00Z", "hour must be in"),
+        # non-ASCII digits of the same length are not digits to RFC 3339
+        ("２026-01-10T03:00:00Z", "not an RFC 3339 date-time"),
+    ],
+)
+def test_canonical_shape_refusals(text: str, why: str) -> None:
+    with pytest.raises(PydanticCustomError) as caught:
+        parse_timestamp(text)
+    assert caught.value.type == "bad_timestamp"
+    assert why in str(caught.value)
