@@ -23,6 +23,10 @@ from collector.mqttflow import ReadGate
 logger = logging.getLogger(__name__)
 
 Handler = Callable[[str, bytes, Ack], Awaitable[None]]
+# Messages handled in a row before the pump yields to the event loop: aiomqtt's iterator
+# yielded after every one (a Task per message); this bounds how long an analytics stage or
+# a writer waits behind a burst (~10 ms of single-reading messages).
+YIELD_EVERY = 32
 
 
 class MqttUnavailableError(Exception):
@@ -78,6 +82,7 @@ class MqttSource:
         self._on_state = on_state
         self._on_pause = on_pause
         self._client: aiomqtt.Client | None = None
+        self._gate: ReadGate | None = None
         self._generation = 0
         self._protocol = (
             aiomqtt.ProtocolVersion.V311
@@ -94,8 +99,8 @@ class MqttSource:
     @property
     def incoming_depth(self) -> int:
         """Messages received from the broker and not yet taken by the handler."""
-        client = self._client
-        return len(client.messages) if client is not None else 0
+        gate = self._gate
+        return len(gate) if gate is not None and self._client is not None else 0
 
     def _new_client(self) -> aiomqtt.Client:
         s = self._settings
@@ -126,8 +131,8 @@ class MqttSource:
             keepalive=int(s.keepalive.total_seconds()),
             **session,
             tls_context=tls_context,
-            # Unbounded, never discarding: the gate pauses socket reads instead (see ReadGate).
-            queue_type=gate.queue_type(),
+            # Never discarding (aiomqtt's queue stays unused: the gate queues the messages
+            # and pauses socket reads instead, see ReadGate).
             max_queued_incoming_messages=0,
             timeout=10,
         )
@@ -135,6 +140,7 @@ class MqttSource:
         # (paho Client.manual_ack_set): PUBACK only when we call ack() after the commit.
         client._client.manual_ack_set(True)
         gate.attach(client)
+        self._gate = gate
         return client
 
     async def run(self, stop: asyncio.Event, drained: asyncio.Event) -> None:
@@ -225,7 +231,8 @@ class MqttSource:
     async def _consume(self, client: aiomqtt.Client, stop: asyncio.Event) -> None:
         sequencer = AckSequencer()
         generation = self._generation
-        consumer = asyncio.create_task(self._pump(client, sequencer, generation))
+        assert self._gate is not None  # noqa: S101 - set with the client by _new_client
+        consumer = asyncio.create_task(self._pump(client, self._gate, sequencer, generation))
         stopper = asyncio.create_task(stop.wait())
         try:
             await asyncio.wait({consumer, stopper}, return_when=asyncio.FIRST_COMPLETED)
@@ -239,17 +246,30 @@ class MqttSource:
         if consumer.done() and not consumer.cancelled() and consumer.exception() is not None:
             raise consumer.exception()  # type: ignore[misc]
 
-    async def _pump(self, client: aiomqtt.Client, sequencer: AckSequencer, gen: int) -> None:
-        async for message in client.messages:
-            payload = message.payload
-            if isinstance(payload, str):
-                data = payload.encode()
-            elif isinstance(payload, bytes | bytearray):
-                data = bytes(payload)
-            else:
-                data = b""
-            done = sequencer.issue(self._ack_for(client, message.mid, message.qos, gen))
-            await self._handler(str(message.topic), data, done)
+    async def _pump(
+        self, client: aiomqtt.Client, gate: ReadGate, sequencer: AckSequencer, gen: int
+    ) -> None:
+        """Hand every queued message to the handler, in order, until the connection ends."""
+        disconnected: asyncio.Future[None] = client._disconnected
+        handler = self._handler
+        since_yield = 0
+        while True:
+            item = gate.take()
+            if item is None:
+                # As aiomqtt's iterator: what was received is handled before the end.
+                if disconnected.done():
+                    msg = "Disconnected during message iteration"
+                    raise aiomqtt.MqttError(msg) from disconnected.exception()
+                since_yield = 0
+                await gate.wait(disconnected)
+                continue
+            topic, payload, mid, qos = item
+            await handler(topic, payload, sequencer.issue(self._ack_for(client, mid, qos, gen)))
+            since_yield += 1
+            if since_yield >= YIELD_EVERY:
+                # The handler rarely suspends: let the stages and writers run in between.
+                since_yield = 0
+                await asyncio.sleep(0)
 
     def _ack_for(self, client: aiomqtt.Client, mid: int, qos: int, gen: int) -> Ack:
         def ack() -> None:

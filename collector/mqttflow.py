@@ -1,11 +1,12 @@
-"""Flow control for incoming MQTT messages: stop reading the socket instead of discarding."""
+"""Incoming MQTT messages: a queue that stops reading the socket instead of discarding."""
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import aiomqtt
 
@@ -14,9 +15,12 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+# One received PUBLISH: topic, payload, packet id, QoS.
+Incoming: TypeAlias = tuple[str, bytes, int, int]
+
 
 class ReadGate:
-    """Pauses reading one connection's socket while its incoming queue is above a mark.
+    """The incoming queue of one connection; pauses reading its socket above a mark.
 
     aiomqtt can bound its incoming queue only by discarding on overflow, and a discarded
     QoS 1 message is never acknowledged: the broker resends it on the next connection,
@@ -24,6 +28,10 @@ class ReadGate:
     takes the socket out of the event loop at `high` queued messages and puts it back at
     `low`; the backlog then waits in the broker's session queue and TCP window, where it
     belongs. Writes (PUBACKs, pings) keep flowing while reads are paused.
+
+    The queue is this gate's own deque, filled by paho's `on_message` callback: aiomqtt's
+    message iterator costs a Task, an `asyncio.wait` and a `Message`/`Topic` per message,
+    about a tenth of the daemon's CPU per single-reading message (docs/performance.md).
 
     Reading paused for longer than about twice the keepalive loses the connection (no
     PINGRESP is read); the client reconnects and the broker redelivers what was not
@@ -38,42 +46,63 @@ class ReadGate:
         self._on_pause = on_pause
         self._client: aiomqtt.Client | None = None
         self._paused_fd: int | None = None
+        self._pending: collections.deque[Incoming] = collections.deque()
+        self._waiter: asyncio.Future[None] | None = None
+
+    def __len__(self) -> int:
+        """Messages received and not yet taken."""
+        return len(self._pending)
 
     @property
     def paused(self) -> bool:
         """Whether socket reads are paused now."""
         return self._paused_fd is not None
 
-    def queue_type(self) -> type[asyncio.Queue[aiomqtt.Message]]:
-        """An asyncio.Queue subclass reporting its depth to this gate (aiomqtt `queue_type`)."""
-        gate = self
-
-        class _GatedQueue(asyncio.Queue[aiomqtt.Message]):
-            def put_nowait(self, item: aiomqtt.Message) -> None:
-                super().put_nowait(item)
-                if self.qsize() >= gate.high:
-                    gate.pause()
-
-            def get_nowait(self) -> aiomqtt.Message:
-                # asyncio.Queue.get() ends in get_nowait(), so this sees every removal.
-                item = super().get_nowait()
-                if self.qsize() <= gate.low:
-                    gate.resume()
-                return item
-
-        return _GatedQueue
-
     def attach(self, client: aiomqtt.Client) -> None:
-        """Control `client` (created with `queue_type()`)."""
+        """Take over `client`'s incoming messages (aiomqtt's own queue stays empty)."""
         self._client = client
+        # aiomqtt 2.x has no hook for this; its paho client is the documented escape hatch
+        # (the same one used for manual acknowledgements).
+        client._client.on_message = self._on_message
+
+    def _on_message(self, _client: paho.Client, _userdata: Any, message: paho.MQTTMessage) -> None:
+        """Queue a message (paho's callback, from a socket read); pause when full."""
+        # bytes() returns a bytes payload itself; only a bytearray is copied.
+        payload = bytes(message.payload)
+        self._pending.append((message.topic, payload, message.mid, message.qos))
+        if len(self._pending) >= self.high:
+            self.pause()
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def take(self) -> Incoming | None:
+        """The oldest queued message, or None; reading resumes at the low mark."""
+        if not self._pending:
+            return None
+        item = self._pending.popleft()
+        if self._paused_fd is not None and len(self._pending) <= self.low:
+            self.resume()
+        return item
+
+    async def wait(self, disconnected: asyncio.Future[None]) -> None:
+        """Return once a message is queued or `disconnected` is done."""
+        if self._pending or disconnected.done():
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiter = waiter
+        try:
+            await asyncio.wait((waiter, disconnected), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            self._waiter = None
+            waiter.cancel()
 
     def _paho(self) -> paho.Client | None:
-        # aiomqtt 2.x exposes no flow control; its paho client is the documented escape hatch
-        # (the same one used for manual acknowledgements).
+        # aiomqtt 2.x exposes no flow control either: the paho client again.
         return self._client._client if self._client is not None else None
 
     def pause(self) -> None:
-        """Stop reading the socket (called from aiomqtt's read callback via the queue)."""
+        """Stop reading the socket (called from paho's read, via `_on_message`)."""
         inner = self._paho()
         sock = inner.socket() if inner is not None else None
         if self.paused or sock is None:

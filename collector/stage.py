@@ -7,7 +7,7 @@ import logging
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Generic, Protocol, TypeVar
+from typing import Generic, Protocol, TypeVar, cast
 
 from alerts.model import Observation
 from collector.models import Reading
@@ -49,13 +49,29 @@ class ReadingStage(ABC, Generic[R]):
     def observations(self, station: Station, received_at: datetime | None) -> list[Observation]:
         """Rule inputs of one station at its newest reading."""
 
+    def add_all(self, readings: Sequence[R]) -> dict[str, Station]:
+        """Store one message's readings in order; the stations whose state they changed.
+
+        Subclasses may store them in bulk, with the same outcome as `add` one by one.
+        """
+        touched: dict[str, Station] = {}
+        for reading in readings:
+            station = self.add(reading)
+            if station is not None:
+                touched[station.id] = station
+        return touched
+
     def preload(self, readings: Sequence[R]) -> int:
         """Rebuild state from stored readings (start-up), without evaluating rules."""
         return sum(1 for r in readings if self.add(r) is not None)
 
     async def put(self, readings: Sequence[Reading], received_at: datetime) -> None:
         """Queue the readings of one message that belong to this stage."""
-        mine = tuple(r for r in readings if isinstance(r, self.reading_type))
+        if set(map(type, readings)) == {self.reading_type}:
+            # A message of this feed: no isinstance per reading.
+            mine = cast("tuple[R, ...]", tuple(readings))
+        else:
+            mine = tuple(r for r in readings if isinstance(r, self.reading_type))
         if mine:
             await self._queue.put((mine, received_at))
 
@@ -63,11 +79,6 @@ class ReadingStage(ABC, Generic[R]):
         """Evaluate until cancelled: once per station touched by each message."""
         while True:
             readings, received_at = await self._queue.get()
-            touched: dict[str, Station] = {}
-            for reading in readings:
-                station = self.add(reading)
-                if station is not None:
-                    touched[station.id] = station
-            for station in touched.values():
+            for station in self.add_all(readings).values():
                 for obs in self.observations(station, received_at):
                     await self._sink.observe(obs)

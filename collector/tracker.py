@@ -6,9 +6,13 @@ import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from operator import attrgetter
 
 from collector.models import Reading
 from collector.stations import Station
+
+_STATION = attrgetter("station_id")
+_TIME = attrgetter("time")
 
 # A station is stale after this many missed reporting periods (spec §6, station_stale).
 STALE_PERIODS = 3
@@ -51,6 +55,9 @@ class LastSeenTracker:
 
     def on_readings(self, readings: Sequence[Reading], received_at: datetime) -> None:
         """Listener for the ingest stage: remember the newest reading per station."""
+        if len(readings) > 1 and len(set(map(_STATION, readings))) == 1:
+            # A batch message (one station): only its newest reading can change anything.
+            readings = (max(readings, key=_TIME),)
         for reading in readings:
             current = self._seen.get(reading.station_id)
             if current is None or reading.time >= current.time:

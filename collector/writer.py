@@ -6,9 +6,11 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Final
+from itertools import repeat
+from typing import Any, Final
 
 import psycopg
+from prometheus_client import Histogram
 from psycopg.rows import TupleRow
 from psycopg_pool import AsyncConnectionPool
 from tenacity import AsyncRetrying, retry_if_exception, wait_exponential_jitter
@@ -88,6 +90,8 @@ class Writer:
         self._wait = wait_exponential_jitter(
             multiplier=retry_initial, max=retry_max, jitter=retry_initial
         )
+        # The latency histogram's children, bound once per feed (`labels()` per unit costs).
+        self._latency: dict[Feed, Histogram] = {}
         if feed is not None:
             metrics.watch_queue(feed.value, self._queue.qsize)
 
@@ -176,16 +180,27 @@ class Writer:
         for feed, count in stored.items():
             if count:
                 self._metrics.readings_stored.labels(feed.value).inc(count)
+        latency = self._latency
         for unit in units:
             unit.done()
             if unit.feed is not None:
-                self._metrics.ingest_latency.labels(unit.feed.value).observe(
-                    now - unit.received_mono
-                )
+                child = latency.get(unit.feed)
+                if child is None:
+                    child = self._metrics.ingest_latency.labels(unit.feed.value)
+                    latency[unit.feed] = child
+                child.observe(now - unit.received_mono)
 
 
 def _rows(unit: Unit) -> int:
     return len(unit.readings) + len(unit.rejected)
+
+
+# The `WriteBatch` list that takes the readings of each type.
+_TARGETS: Final[dict[type, str]] = {
+    AirReading: "air",
+    LakeReading: "lake",
+    SeismicPacket: "seismic",
+}
 
 
 def _to_batch(units: list[Unit]) -> WriteBatch:
@@ -195,6 +210,13 @@ def _to_batch(units: list[Unit]) -> WriteBatch:
         if unit.new_station is not None and unit.new_station[0] not in seen_stations:
             seen_stations.add(unit.new_station[0])
             batch.new_stations.append(unit.new_station)
+        kinds = set(map(type, unit.readings))
+        if len(kinds) == 1 and kinds <= _TARGETS.keys():
+            # One message, one feed: pair its readings with the receive time in one step.
+            target: list[Any] = getattr(batch, _TARGETS[kinds.pop()])
+            target.extend(zip(unit.readings, repeat(unit.received_at)))
+            batch.rejected.extend(unit.rejected)
+            continue
         for reading in unit.readings:
             if isinstance(reading, AirReading):
                 batch.air.append((reading, unit.received_at))

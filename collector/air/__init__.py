@@ -29,13 +29,8 @@ from collector.air.limits import (
     limit_multiple,
 )
 from collector.air.nowcast import NOWCAST_HOURS, clock_hour_means, nowcast, weight_factor
-from collector.air.windows import (
-    AIR_METRICS,
-    DEFAULT_MAX_WINDOW,
-    StationWindows,
-    required_readings,
-    rolling_mean,
-)
+from collector.air.rolling import required_readings, rolling_mean
+from collector.air.windows import AIR_METRICS, DEFAULT_MAX_WINDOW, StationWindows
 
 __all__ = [
     "AIR_METRICS",

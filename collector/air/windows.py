@@ -1,8 +1,9 @@
-"""Event-time rolling means (spec §6): a pure array function and a per-station incremental buffer.
+"""Event-time rolling means (spec §6): the per-station incremental buffer `StationWindows`.
 
-A rolling window of length w at time t is the sample mean of the readings whose timestamps lie in
-(t − w, t]; it is valid only with at least ⌊0.75 · w / interval_s⌋ readings of that metric (and at
-least 1), else None. Times are reading timestamps, never arrival times, so replays agree.
+`collector.air.rolling` holds the same rule as a pure array function. A rolling window of length
+w at time t is the sample mean of the readings whose timestamps lie in (t − w, t]; it is valid
+only with at least ⌊0.75 · w / interval_s⌋ readings of that metric (and at least 1), else None.
+Times are reading timestamps, never arrival times, so replays agree.
 
 Time representation: the public API takes aware `datetime`s (any offset; converted to UTC) or
 numpy `datetime64` values (taken as UTC) and `timedelta` widths. Internally every time is an int64
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import numpy.typing as npt
@@ -23,15 +24,11 @@ from collector.air._base import (
     US_PER_HOUR,
     Pollutant,
     TimeLike,
-    TimesLike,
-    ValuesLike,
     clock_hour_means_us,
     duration_us,
     from_us,
     required_count,
-    times_to_us,
     to_us,
-    values_to_array,
 )
 
 # The metrics an air station's buffer keeps by default (the pollutant columns of air_readings).
@@ -45,46 +42,8 @@ _HEADROOM = 1.2
 # Compact in place while the live readings fill at most 7/8 of the buffer: each compaction frees
 # at least 1/8 of it, so appends cost O(1) amortised (at most 7 element moves each).
 _COMPACT_FILL = 7 / 8
-
-
-def required_readings(width: timedelta, interval_s: float) -> int:
-    """Readings a window of `width` needs to be valid: ⌊0.75 · width / interval_s⌋, at least 1."""
-    return required_count(duration_us(width), interval_s)
-
-
-def rolling_mean(
-    times: TimesLike,
-    values: ValuesLike,
-    *,
-    at: TimeLike,
-    width: timedelta,
-    interval_s: float,
-) -> float | None:
-    """Mean of the readings with times in (at − width, at], or None when too few (spec §6).
-
-    Args:
-        times: Reading times (aware datetimes or a datetime64 array taken as UTC), in any order.
-            Each entry counts as one reading: deduplicate upstream.
-        values: The metric's values, same length; None or NaN where a reading lacks the metric
-            (such readings do not count towards completeness).
-        at: The window's (inclusive) end t.
-        width: The window length w.
-        interval_s: The station's expected reporting period in seconds.
-
-    Returns:
-        The sample mean, or None with fewer than ⌊0.75 · w / interval_s⌋ (min. 1) readings.
-    """
-    times_us = times_to_us(times)
-    vals = values_to_array(values)
-    if vals.shape != times_us.shape:
-        raise ValueError(f"{times_us.size} times but {vals.size} values")
-    w = duration_us(width)
-    end = to_us(at)
-    inside = (times_us > end - w) & (times_us <= end) & ~np.isnan(vals)
-    count = int(np.count_nonzero(inside))
-    if count < required_count(w, interval_s):
-        return None
-    return float(vals[inside].sum() / count)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_ONE_US = timedelta(microseconds=1)
 
 
 class StationWindows:
@@ -215,6 +174,52 @@ class StationWindows:
             self._start += int(np.searchsorted(live, cutoff, side="right"))
         return True
 
+    def add_many(
+        self, times: Sequence[TimeLike], columns: Mapping[str, Sequence[float | None]]
+    ) -> None:
+        """Store readings given column-wise, exactly as `add` would one after the other.
+
+        A batch message's readings are in order and newer than the kept ones (the common
+        case): they are appended in one vectorised step, one numpy call per metric instead of
+        several per reading. Anything else (a duplicate, a late or unordered reading, an
+        infinite value) goes through `add` reading by reading, so the result never differs.
+
+        Args:
+            times: The readings' timestamps.
+            columns: Metric name → one value per reading (None or NaN when missing); names
+                this buffer does not keep are ignored.
+
+        Raises:
+            ValueError: A column's length differs from `times`, or a value is infinite.
+        """
+        count = len(times)
+        kept = {name: col for name, col in columns.items() if name in self._row}
+        if any(len(col) != count for col in kept.values()):
+            raise ValueError(f"every column needs {count} values")
+        if count <= 1:
+            # One reading: `add` is cheaper than setting up the vectorised step.
+            if count:
+                self.add(times[0], {name: col[0] for name, col in kept.items()})
+            return
+        stamps = _stamps(times)
+        block = np.full((len(self._row), count), np.nan, dtype=np.float64)
+        for name, col in kept.items():
+            block[self._row[name]] = col
+        in_order = bool(np.all(stamps[1:] > stamps[:-1]))
+        newer = not len(self) or stamps[0] > self._times[self._end - 1]
+        if not (in_order and newer) or np.isinf(block).any():
+            for i, t in enumerate(times):
+                self.add(t, {name: col[i] for name, col in kept.items()})
+            return
+        # One after the other, each in-order `add` appends and then evicts what falls out of
+        # the window of its own time; the last one's cut-off is the strictest, so applying it
+        # once (old readings, then the new ones it would evict at once) leaves the same state.
+        cutoff = int(stamps[-1]) - self._max_us
+        live = self._times[self._start : self._end]
+        self._start += int(np.searchsorted(live, cutoff, side="right"))
+        first = int(np.searchsorted(stamps, cutoff, side="right"))
+        self._append(stamps[first:], block[:, first:].astype(np.float32))
+
     def mean(self, metric: str, width: timedelta, at: TimeLike | None = None) -> float | None:
         """Mean of `metric` over (at − width, at], or None when incomplete (spec §6).
 
@@ -336,6 +341,16 @@ class StationWindows:
         # One conversion of the whole column: the same float32 rounding as item by item.
         return np.array(column, dtype=np.float32)
 
+    def _append(self, stamps: npt.NDArray[np.int64], block: npt.NDArray[np.float32]) -> None:
+        """Put sorted readings, all newer than the kept ones, after `end`."""
+        count = stamps.size
+        if self._end + count > self._times.size:
+            self._make_room(count)
+        end = self._end
+        self._times[end : end + count] = stamps
+        self._values[:, end : end + count] = block
+        self._end = end + count
+
     def _insert(self, pos: int, t: int, column: npt.NDArray[np.float32]) -> None:
         """Put a reading at absolute index `pos` (≤ end), shifting later ones right by one."""
         if self._end == self._times.size:
@@ -351,21 +366,32 @@ class StationWindows:
         self._values[:, pos] = column
         self._end = end + 1
 
-    def _make_room(self) -> None:
-        """Free the slot after `end`: compact to the front, or grow by half when nearly full."""
+    def _make_room(self, slots: int = 1) -> None:
+        """Free `slots` slots after `end`: compact to the front, or grow by halves when full."""
         n = len(self)
         capacity = self._times.size
-        if self._start > 0 and n <= capacity * _COMPACT_FILL:
+        if self._start > 0 and n + slots - 1 <= capacity * _COMPACT_FILL:
             self._times[:n] = self._times[self._start : self._end]
             self._values[:, :n] = self._values[:, self._start : self._end]
         else:
-            capacity += max(capacity // 2, 8)
+            while capacity < n + slots or capacity == self._times.size:
+                capacity += max(capacity // 2, 8)
             times = np.zeros(capacity, dtype=np.int64)
             values = np.full((len(self._row), capacity), np.nan, dtype=np.float32)
             times[:n] = self._times[self._start : self._end]
             values[:, :n] = self._values[:, self._start : self._end]
             self._times, self._values = times, values
         self._start, self._end = 0, n
+
+
+def _stamps(times: Sequence[TimeLike]) -> npt.NDArray[np.int64]:
+    """`to_us` of every time; aware datetimes (the readings' case) at half the cost."""
+    if set(map(type, times)) == {datetime}:
+        try:
+            return np.array([(t - _EPOCH) // _ONE_US for t in times], dtype=np.int64)
+        except TypeError:
+            pass  # a naive datetime: `to_us` names it
+    return np.fromiter((to_us(t) for t in times), dtype=np.int64, count=len(times))
 
 
 def _mean_if_complete(seg: npt.NDArray[np.float32], need: int) -> float | None:

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Final
 
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
+from pydantic_core import PydanticCustomError
 
 from collector.feeds.common import (
     MODEL_CONFIG,
@@ -17,6 +18,7 @@ from collector.feeds.common import (
     decode_message,
     format_value,
     json_type,
+    parse_timestamp,
     validate,
 )
 from collector.models import AIR_FIELDS, AirReading, Decoded, RejectReason
@@ -50,6 +52,20 @@ class _AirValues(BaseModel):
 
 class _AirNative(_AirValues):
     ts: Timestamp
+
+
+# The native fields and their ranges, as `_AirValues` declares them (a test checks they agree):
+# the fast path below accepts exactly what the model accepts, and hands everything else to it.
+_NATIVE_RANGES: Final = tuple(
+    (name, float(lo), float(hi))
+    for name, lo, hi in (
+        ("pm25", 0, 2000),
+        ("pm10", 0, 2000),
+        ("no2", 0, 5000),
+        ("temp", -60, 60),
+        ("rh", 0, 100),
+    )
+)
 
 
 class _SensorDataValue(BaseModel):
@@ -100,8 +116,11 @@ def decode_air_item(item: dict[str, Any], ctx: DecodeContext) -> AirReading:
         DecodeError: the object is refused.
     """
     if "sensordatavalues" not in item:
+        fast = _native_fast(item)
+        if fast is not None:
+            return _reading(fast[1], fast[0], "ts", ctx)
         native = validate(_AirNative, item)
-        return _reading(native, native.ts, "ts", ctx)
+        return _reading(_model_values(native), native.ts, "ts", ctx)
     mixed = [name for name in AIR_FIELDS if name in item]
     if mixed:
         # Two sources for one value: refuse rather than silently pick one.
@@ -109,12 +128,47 @@ def decode_air_item(item: dict[str, Any], ctx: DecodeContext) -> AirReading:
             RejectReason.SCHEMA, f"sensordatavalues together with native field {mixed[0]}"
         )
     message = validate(_SensorCommunity, item)
-    values = validate(_AirValues, _sensor_community_values(message))
+    values = _model_values(validate(_AirValues, _sensor_community_values(message)))
     if message.ts is not None:
         return _reading(values, message.ts, "ts", ctx)
     if message.timestamp is not None:
         return _reading(values, message.timestamp, "timestamp", ctx)
     return _reading(values, ctx.received_at.astimezone(UTC), "receive time", ctx)
+
+
+def _native_fast(item: dict[str, Any]) -> tuple[datetime, tuple[float | None, ...]] | None:
+    """A valid native object's time and values without a pydantic model, else None.
+
+    A pydantic model per batch item was a fifth of the batch path's CPU. This accepts only
+    what `_AirNative` accepts (strict JSON numbers in range, `ts` as `parse_timestamp` reads
+    it) and gives the same values (an integer becomes its float); None means "let the model
+    decide", so every refusal, its reason and its wording still come from the model.
+    """
+    ts = item.get("ts")
+    if type(ts) is not str:
+        return None
+    values: list[float | None] = []
+    for name, lo, hi in _NATIVE_RANGES:
+        value = item.get(name)
+        if value is None:
+            values.append(None)
+            continue
+        kind = type(value)
+        # bool is a subclass of int that strict mode refuses: compare exact types.
+        if kind is not float and kind is not int:
+            return None
+        if not lo <= value <= hi:
+            return None
+        values.append(float(value))
+    try:
+        time = parse_timestamp(ts)
+    except PydanticCustomError:
+        return None
+    return time, tuple(values)
+
+
+def _model_values(values: _AirValues) -> tuple[float | None, ...]:
+    return tuple(getattr(values, name) for name, _, _ in _NATIVE_RANGES)
 
 
 def _sensor_community_values(message: _SensorCommunity) -> dict[str, float]:
@@ -147,18 +201,16 @@ def _number(value: object, where: str) -> float:
         ) from None
 
 
-def _reading(values: _AirValues, time: datetime, label: str, ctx: DecodeContext) -> AirReading:
-    if all(getattr(values, name) is None for name in AIR_FIELDS):
+def _reading(
+    values: tuple[float | None, ...], time: datetime, label: str, ctx: DecodeContext
+) -> AirReading:
+    """The reading of `values` (`_NATIVE_RANGES` order) if it has one and fits the window."""
+    if values.count(None) == len(values):
         raise DecodeError(
             RejectReason.SCHEMA, f"no measurement (expected any of {', '.join(AIR_FIELDS)})"
         )
     check_window(time, time, ctx, label)
+    pm25, pm10, no2, temp, rh = values
     return AirReading(
-        station_id=ctx.station_id,
-        time=time,
-        pm25=values.pm25,
-        pm10=values.pm10,
-        no2=values.no2,
-        temp=values.temp,
-        rh=values.rh,
+        station_id=ctx.station_id, time=time, pm25=pm25, pm10=pm10, no2=no2, temp=temp, rh=rh
     )

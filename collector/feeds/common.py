@@ -6,6 +6,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from itertools import chain
 from typing import Annotated, Any, Final, Protocol, TypeAlias, TypeVar
 
 import numpy as np
@@ -27,6 +28,7 @@ _NOT_STRUCTURE: Final = bytes(b for b in range(256) if b not in b'"\\[]{}')
 _JSON_STRING: Final = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
 _OPEN: Final = np.frombuffer(b"[{", dtype=np.uint8)
 _CLOSE: Final = np.frombuffer(b"]}", dtype=np.uint8)
+_CONTAINERS: Final = frozenset({list, dict})
 
 # RFC 3339 `date-time` (section 5.6): seconds required, offset optional here only so that its
 # absence can be reported precisely. ASCII digits only: `\d` would also accept other scripts.
@@ -35,6 +37,9 @@ _RFC3339: Final = re.compile(
     r"(?P<offset>[Zz]|[+-][0-9]{2}:[0-9]{2})?"
 )
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_ZERO_DIGITS: Final = bytes.maketrans(b"0123456789", b"0" * 10)
+_CANONICAL: Final = b"0000-00-00T00:00:00Z"
+_CANONICAL_LEN: Final = len(_CANONICAL)
 
 _RANGE_ERRORS: Final = frozenset(
     {"greater_than", "greater_than_equal", "less_than", "less_than_equal"}
@@ -182,13 +187,43 @@ def load_json(payload: bytes) -> Any:
     """
     # A message with few brackets cannot be deep: count exactly only when it might be.
     opening = payload.count(b"[") + payload.count(b"{")
-    if opening > MAX_NESTING and nesting_depth(payload) > MAX_NESTING:
-        raise DecodeError(RejectReason.INVALID_JSON, f"nested deeper than {MAX_NESTING} levels")
+    if opening > MAX_NESTING:
+        # orjson (>= 3.11.6, pinned) stops at 1024 levels instead of crashing, so parsing
+        # first is safe. A parsed batch of flat objects is shown shallow in ~0.2 µs per item
+        # where scanning its bytes cost 1.5 µs; for valid JSON the scan is exact, so the
+        # verdict is the same, and anything else takes the scan as before.
+        try:
+            document = orjson.loads(payload)
+        except orjson.JSONDecodeError:
+            parsed = False
+        else:
+            if _at_most_two_deep(document):
+                return document
+            parsed = True
+        if nesting_depth(payload) > MAX_NESTING:
+            raise DecodeError(RejectReason.INVALID_JSON, f"nested deeper than {MAX_NESTING} levels")
+        if parsed:
+            return document
     try:
         return orjson.loads(payload)
     except orjson.JSONDecodeError as exc:
         # orjson's messages name a position, never the input ("unexpected character: line 1 ...").
         raise DecodeError(RejectReason.INVALID_JSON, str(exc)) from None
+
+
+def _at_most_two_deep(document: object) -> bool:
+    """True when a parsed document is provably at most two levels deep (False: not shown)."""
+    if type(document) is dict:
+        return _CONTAINERS.isdisjoint(map(type, document.values()))
+    if type(document) is not list:
+        return True
+    kinds = set(map(type, document))
+    if _CONTAINERS.isdisjoint(kinds):
+        return True
+    # The batch case: objects only, none holding an array or object.
+    return kinds == {dict} and _CONTAINERS.isdisjoint(
+        map(type, chain.from_iterable(map(dict.values, document)))
+    )
 
 
 def nesting_depth(payload: bytes) -> int:
@@ -253,6 +288,17 @@ def parse_timestamp(value: object, *, naive_is_utc: bool = False) -> datetime:
 
 
 def _parse_rfc3339(text: str, *, naive_is_utc: bool) -> datetime:
+    # The form sensors send, "2026-01-10T03:00:00Z", checked by one byte translation instead
+    # of the regex (a third of the cost per batch item); anything else takes the full path.
+    if (
+        len(text) == _CANONICAL_LEN
+        and text.isascii()
+        and text.encode().translate(_ZERO_DIGITS) == _CANONICAL
+    ):
+        try:
+            return datetime.fromisoformat(text)  # "Z": already UTC
+        except ValueError:
+            pass  # an impossible date: worded below
     match = _RFC3339.fullmatch(text)
     if match is None:
         raise PydanticCustomError(
