@@ -20,7 +20,9 @@ from tests.benchmarks.worker import ROOT
 
 START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 45.0
-_SAMPLE = re.compile(r"^(?P<name>[a-z_]+)\{(?P<labels>[^}]*)\} (?P<value>[0-9.e+-]+)$", re.M)
+_SAMPLE = re.compile(
+    r"^(?P<name>[a-z_]+)(?:\{(?P<labels>[^}]*)\})? (?P<value>[0-9.e+-]+)$", re.MULTILINE
+)
 
 
 class DaemonError(RuntimeError):
@@ -103,9 +105,11 @@ class KuzetProcess:
         raise DaemonError(f"daemon not ready after {START_TIMEOUT_S}s; see {self.log_path}")
 
     def metrics(self) -> dict[str, float]:
-        """Samples of the Prometheus exposition, keyed `name{labels}` (counters summed up)."""
+        """Samples of the Prometheus exposition, keyed `name{labels}` (`name{}` without labels)."""
         _, text = self._get("/metrics")
-        return {f"{m['name']}{{{m['labels']}}}": float(m["value"]) for m in _SAMPLE.finditer(text)}
+        return {
+            f"{m['name']}{{{m['labels'] or ''}}}": float(m["value"]) for m in _SAMPLE.finditer(text)
+        }
 
     def stored(self, feed: str) -> int:
         """`kuzet_readings_stored_total{feed}`."""

@@ -106,7 +106,7 @@ class SeismicSteps:
         )
 
     def _shed(self) -> float:
-        return self._daemon.metrics().get("kuzet_seismic_packets_shed_total", 0.0)
+        return self._daemon.metrics().get("kuzet_seismic_packets_shed_total{}", 0.0)
 
 
 def cpu_per_station_second(steps: list[Step]) -> dict[str, float | None]:
