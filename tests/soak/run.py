@@ -164,7 +164,12 @@ async def _restart(service: Postgres | Mosquitto, down_s: float) -> None:
 
 
 async def soak(
-    minutes: float, speed: float, services: tuple[Postgres, Mosquitto], database_url: str, log: Path
+    minutes: float,
+    speed: float,
+    services: tuple[Postgres, Mosquitto],
+    database_url: str,
+    log: Path,
+    cycles: int = 1,
 ) -> dict[str, Any]:
     """Run the soak; returns the result (raises AssertionError on a failed check)."""
     receiver: Receiver
@@ -183,7 +188,7 @@ async def soak(
         )
         daemon.start()
         try:
-            run = await _load_with_faults(minutes, speed, services, daemon)
+            run = await _load_with_faults(minutes, speed, services, daemon, cycles)
             await _wait_until_caught_up(database_url, run.load)
             memory = _memory(run.rss, run.last_fault)
             assert daemon.stop() == 0
@@ -204,7 +209,11 @@ class Run:
 
 
 async def _load_with_faults(
-    minutes: float, speed: float, services: tuple[Postgres, Mosquitto], daemon: Daemon
+    minutes: float,
+    speed: float,
+    services: tuple[Postgres, Mosquitto],
+    daemon: Daemon,
+    cycles: int,
 ) -> Run:
     postgres, mosquitto = services
     await asyncio.sleep(5)  # migrations and the subscription, before the load starts
@@ -214,16 +223,20 @@ async def _load_with_faults(
     run, stop = Run(Load(speed, start), daemon.log.with_name("rss.csv")), asyncio.Event()
     publisher = asyncio.create_task(_publish_load(mosquitto.url, run.load, stop))
     duration, t0 = minutes * 60, time.monotonic()
+    # One kill -9 early; the restarts repeat in each cycle, so the last process lives through
+    # `cycles` database and broker restarts (does memory step up once, or at every outage?).
     faults: list[tuple[float, str, Postgres | Mosquitto | None, float]] = [
-        (0.25, "daemon kill -9 and restart", None, 0),
-        (0.5, "PostgreSQL restart (fast shutdown, down 15 s)", postgres, 15),
-        (0.7, "mosquitto restart (down 10 s, sessions kept on disk)", mosquitto, 10),
+        (0.25 / cycles, "daemon kill -9 and restart", None, 0)
     ]
+    for i in range(cycles):
+        faults.append(((i + 0.5) / cycles, "PostgreSQL restart (fast, down 15 s)", postgres, 15))
+        faults.append(((i + 0.7) / cycles, "mosquitto restart (down 10 s)", mosquitto, 10))
     while time.monotonic() - t0 < duration:
         elapsed = time.monotonic() - t0
         if faults and elapsed >= faults[0][0] * duration:
             _, name, service, down_s = faults.pop(0)
-            run.events.append(f"{elapsed:.0f}s: {name}")
+            rss_mib = run.rss[-1][2] / 2**20 if run.rss else 0.0
+            run.events.append(f"{elapsed:.0f}s: {name} (daemon RSS before: {rss_mib:.1f} MiB)")
             if service is None:
                 daemon.kill()
                 daemon.start()
@@ -286,7 +299,7 @@ async def _check(
     return result
 
 
-def run_soak(minutes: float, speed: float, log: Path) -> dict[str, Any]:
+def run_soak(minutes: float, speed: float, log: Path, cycles: int = 1) -> dict[str, Any]:
     """Start private services (the soak restarts them), run the soak, stop everything."""
     with soak_services() as services, temporary_database(services[0].url) as database_url:
-        return asyncio.run(soak(minutes, speed, services, database_url, log))
+        return asyncio.run(soak(minutes, speed, services, database_url, log, cycles))
