@@ -262,7 +262,8 @@ async def _wait_until_caught_up(database_url: str, load: Load) -> None:
         return all(counts[f] >= load.published[f] for f in load.published)
 
     await _wait("every published reading stored", stored, timeout=600)
-    sql = "SELECT count(*) FROM kuzet.notifications WHERE channel = 'webhook' AND status <> 'sent'"
+    # every channel's outbox rows end sent: the webhook and the MQTT alert topic
+    sql = "SELECT count(*) FROM kuzet.notifications WHERE status <> 'sent'"
 
     async def delivered() -> bool:
         return bool((await fetch_all(database_url, sql))[0][0] == 0)
