@@ -17,7 +17,7 @@ from alerts.dispatch import Dispatcher
 from alerts.engine import AlertEngine
 from alerts.model import Alert, Event, Observation, RuleSpec, Severity, Threshold
 from collector.metrics import Metrics
-from storage.alerts import Target
+from storage.alerts import Target, claim_due
 from storage.migrate import migrate
 from tests.integration.harness import fetch_all
 
@@ -149,3 +149,39 @@ async def test_undeliverable_notifications_end_dead(
     assert rows == [(status,)]
     assert metrics.notifications.labels("webhook", outcome)._value.get() == 1
     assert (channel.calls > 1) is retryable
+
+
+class Recording:
+    def __init__(self) -> None:
+        self.sent: list[int] = []
+
+    async def send(self, notification: Notification) -> None:
+        self.sent.append(notification.id)
+
+
+async def test_rows_leased_by_a_dead_dispatcher_are_delivered_after_the_lease(
+    pool: Pool, database_url: str
+) -> None:
+    await engine(pool).observe(obs(170))
+    # a dispatcher leases both rows and dies before delivering (no finish, no unlock)
+    async with pool.connection() as conn:
+        leased = await claim_due(conn, limit=10, lease_s=1.0)
+    assert len(leased) == 2
+    channel = Recording()
+    live = Dispatcher(
+        pool,
+        {"webhook": channel, "mqtt": channel},
+        Metrics(),
+        dead_after=timedelta(hours=1),
+        retry_initial=1.0,
+        retry_max=60.0,
+    )
+    # while the lease holds, another dispatcher leaves the rows alone (no double delivery)
+    assert await live.run_once() == 0
+    assert channel.sent == []
+    await asyncio.sleep(1.2)
+    # after the lease, the same rows are taken again and delivered once each
+    assert await live.run_once() == 2
+    assert sorted(channel.sent) == sorted(r.id for r in leased)
+    rows = await fetch_all(database_url, "SELECT status FROM kuzet.notifications")
+    assert rows == [("sent",), ("sent",)]
