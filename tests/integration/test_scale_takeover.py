@@ -12,7 +12,6 @@ notification once.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -35,6 +34,7 @@ from tests.integration.test_scale_cluster import (
     Daemon,
     cluster,
     comparable,
+    converge,
     delivered,
     differences,
     messages,
@@ -176,22 +176,11 @@ async def test_a_killed_shard_is_adopted_and_handed_back(
             await victim.start()
             await wait_for(victim.ready, timeout=40, what="the returning shard ready")
             await publish_all(mqtt_url, prefixes, items[back_at:])
-            last: list[dict[str, Any]] = []
 
             # + the auto-registered sensor in `accept` mode
             rows = READINGS * len(STATIONS) + (1 if mode == "wildcard" else 0)
 
-            async def alike() -> bool:
-                last[:] = [
-                    comparable(await snapshot(one_url), mode),
-                    comparable(await snapshot(database_url), mode),
-                ]
-                return len(last[0]["readings"]) == rows and last[0] == last[1]
-
-            with contextlib.suppress(AssertionError):
-                await wait_for(alike, timeout=60, what="the shards' database to match")
-            assert last[0] == last[1], differences(*last)
-            await asyncio.sleep(3.0)  # late duplicates would show now
+            await converge(one_url, database_url, mode, rows)
             single = comparable(await snapshot(one_url), mode)
             sharded = comparable(await snapshot(database_url), mode)
             await wait_for(
