@@ -330,7 +330,6 @@ def comparable(snap: dict[str, Any], mode: str) -> dict[str, Any]:
     return {k: v for k, v in snap.items() if mode == "wildcard" or k != "rejected"}
 
 
-@pytest.mark.parametrize("mode", list(MODES))
 async def converge(one_url: str, database_url: str, mode: str, rows: int) -> None:
     """Wait until the sharded database holds what the single process's does, then a bit more."""
     last: list[dict[str, Any]] = []
@@ -349,6 +348,7 @@ async def converge(one_url: str, database_url: str, mode: str, rows: int) -> Non
     await asyncio.sleep(3.0)  # late duplicates would show now
 
 
+@pytest.mark.parametrize("mode", list(MODES))
 async def test_three_shards_with_a_kill_store_and_alert_as_one_process(
     pg_server_url: str,
     database_url: str,
