@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -107,3 +109,9 @@ async def http_get(daemon: Daemon, path: str) -> tuple[int, Any]:
         if response.content_type == "application/json":
             return response.status, await response.json()
         return response.status, await response.text()
+
+
+def numbered_reading(i: int) -> str:
+    """An air payload whose PM2.5 is `i`, `i` seconds after a time 6 h ago (distinct, fresh)."""
+    t = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=6) + timedelta(seconds=i)
+    return json.dumps({"ts": t.isoformat(), "pm25": float(i)})

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-from datetime import UTC, datetime, timedelta
-
 import pytest
 
 from collector.embedded.amqtt import private_amqtt
@@ -12,17 +9,13 @@ from tests.integration.harness import (
     count,
     http_get,
     make_settings,
+    numbered_reading,
     publisher,
     running_daemon,
     wait_for,
 )
 
 pytestmark = pytest.mark.integration
-
-
-def _reading(i: int) -> str:
-    t = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=6) + timedelta(seconds=i)
-    return json.dumps({"ts": t.isoformat(), "pm25": float(i)})
 
 
 async def test_falls_back_to_311_and_keeps_messages_published_while_down(
@@ -39,13 +32,13 @@ async def test_falls_back_to_311_and_keeps_messages_published_while_down(
             await wait_for(done, timeout=30, what=f"{n} readings")
 
         async with running_daemon(settings) as daemon, publisher(broker.url) as mqtt:
-            await mqtt.publish(topic, _reading(0), qos=1)
+            await mqtt.publish(topic, numbered_reading(0), qos=1)
             await stored(1)
             _, text = await http_get(daemon, "/metrics")
             assert "kuzet_mqtt_connected 1.0" in text
         # the daemon is away: clean session off, so the broker queues for it
         async with publisher(broker.url) as mqtt:
             for i in range(1, 6):
-                await mqtt.publish(topic, _reading(i), qos=1)
+                await mqtt.publish(topic, numbered_reading(i), qos=1)
         async with running_daemon(settings):
             await stored(6)

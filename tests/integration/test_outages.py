@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -13,17 +11,13 @@ from tests.integration.harness import (
     count,
     http_get,
     make_settings,
+    numbered_reading,
     publisher,
     running_daemon,
     wait_for,
 )
 
 pytestmark = pytest.mark.integration
-
-
-def _reading(i: int) -> str:
-    t = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=6) + timedelta(seconds=i)
-    return json.dumps({"ts": t.isoformat(), "pm25": float(i)})
 
 
 async def test_database_outage_pauses_and_recovers_without_loss(
@@ -35,7 +29,7 @@ async def test_database_outage_pauses_and_recovers_without_loss(
         async with running_daemon(settings) as daemon, publisher(mqtt_url) as mqtt:
             topic = f"{topic_prefix}/air/AIR-01"
             for i in range(50):
-                await mqtt.publish(topic, _reading(i), qos=1)
+                await mqtt.publish(topic, numbered_reading(i), qos=1)
 
             async def first_half() -> bool:
                 return await count(database_url, "kuzet.air_readings") == 50
@@ -49,7 +43,7 @@ async def test_database_outage_pauses_and_recovers_without_loss(
 
             await wait_for(not_ready, timeout=20, what="/readyz 503 during the outage")
             for i in range(50, 150):
-                await mqtt.publish(topic, _reading(i), qos=1)
+                await mqtt.publish(topic, numbered_reading(i), qos=1)
             status, _ = await http_get(daemon, "/healthz")
             assert status == 200  # alive, just not ready
             await proxy.restore()
@@ -89,7 +83,7 @@ async def test_broker_outage_reconnects_and_resubscribes(
             await wait_for(disconnected, timeout=60, what="/readyz 503 without the broker")
             # published while the daemon is away: the persistent session keeps them
             for i in range(20):
-                await mqtt.publish(topic, _reading(i), qos=1)
+                await mqtt.publish(topic, numbered_reading(i), qos=1)
             await proxy.restore()
 
             async def stored() -> bool:
@@ -97,7 +91,7 @@ async def test_broker_outage_reconnects_and_resubscribes(
 
             await wait_for(stored, timeout=60, what="readings after reconnecting")
             # one subscription, not two: a new message is stored once
-            await mqtt.publish(topic, _reading(100), qos=1)
+            await mqtt.publish(topic, numbered_reading(100), qos=1)
 
             async def one_more() -> bool:
                 return await count(database_url, "kuzet.air_readings") == 21

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import signal
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -22,16 +20,11 @@ from paho.mqtt.properties import Properties
 
 from collector.embedded.processes import free_port
 from tests.fixtures.proxy import TcpProxy, tcp_proxy, via_proxy
-from tests.integration.harness import TEST_STATIONS, count, publisher, wait_for
+from tests.integration.harness import TEST_STATIONS, count, numbered_reading, publisher, wait_for
 
 pytestmark = pytest.mark.integration
 
 MESSAGES = 40
-
-
-def _reading(i: int) -> str:
-    t = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=6) + timedelta(seconds=i)
-    return json.dumps({"ts": t.isoformat(), "pm25": float(i)})
 
 
 async def _get(port: int, path: str) -> tuple[int, Any]:
@@ -142,7 +135,7 @@ async def test_started_with_a_service_down_waits_and_loses_nothing(
             await wait_for(not_ready, timeout=30, what=f"/readyz 503 naming {down}")
             assert await _get(port, "/healthz") == (200, {"status": "ok"})
             for i in range(MESSAGES):
-                await mqtt.publish(f"{topic_prefix}/air/AIR-01", _reading(i), qos=1)
+                await mqtt.publish(f"{topic_prefix}/air/AIR-01", numbered_reading(i), qos=1)
             # several retries later it is still up, still answering, still not ready
             await asyncio.sleep(3)
             assert proc.returncode is None
@@ -161,7 +154,7 @@ async def test_started_with_a_service_down_waits_and_loses_nothing(
 
             await wait_for(ready, timeout=30, what="/readyz 200")
             # one subscription, not two: a new message is stored once
-            await mqtt.publish(f"{topic_prefix}/air/AIR-01", _reading(MESSAGES), qos=1)
+            await mqtt.publish(f"{topic_prefix}/air/AIR-01", numbered_reading(MESSAGES), qos=1)
 
             async def one_more() -> bool:
                 return await _stored(database_url) == MESSAGES + 1
